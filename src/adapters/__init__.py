@@ -1,0 +1,1 @@
+"""Stores and entry points: memory, file and PostgreSQL stores, the command line."""

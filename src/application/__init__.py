@@ -1,0 +1,1 @@
+"""Use cases: the Tracker service and the ports it needs."""

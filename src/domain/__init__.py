@@ -1,0 +1,1 @@
+"""The pure domain: statuses, events, rules and the status fold. No I/O."""
