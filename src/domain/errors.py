@@ -5,8 +5,9 @@
     ├── JobAlreadyExists
     ├── UnknownComponent       (also LookupError)
     ├── InvalidTransition
-    ├── InvalidJobDefinition   (also ValueError)
-    ├── InvalidReport          (also ValueError)
+    ├── InvalidInput           (also ValueError)
+    │   ├── InvalidJobDefinition
+    │   └── InvalidReport
     ├── StoreError
     └── ConfigurationError     (also ValueError)
 
@@ -36,11 +37,15 @@ class InvalidTransition(JobledgerError):
     """The report or command is not allowed in the current state."""
 
 
-class InvalidJobDefinition(JobledgerError, ValueError):
+class InvalidInput(JobledgerError, ValueError):
+    """An argument is malformed or out of range."""
+
+
+class InvalidJobDefinition(InvalidInput):
     """Components, names, metadata or policy of a job are not acceptable."""
 
 
-class InvalidReport(JobledgerError, ValueError):
+class InvalidReport(InvalidInput):
     """A status report carries an unknown status, a bad message or a bad progress."""
 
 

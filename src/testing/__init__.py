@@ -1,1 +1,4 @@
-"""Test support for users and for jobledger itself: Hypothesis strategies, the store contract suite, a throwaway PostgreSQL server."""
+"""Test support for users and for jobledger itself.
+
+Hypothesis strategies, the tracker contract suite, a throwaway PostgreSQL server.
+"""

@@ -1,0 +1,210 @@
+"""In-process store: an eventsourcing persistence module keeping everything in memory.
+
+Thread-safe and fast; lost when the process exits. Use it in unit tests and demos, or
+select it with `Tracker.open("memory://")` / `PERSISTENCE_MODULE=jobledger.adapters.memory`.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
+from threading import Event, RLock
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import (
+    AggregateRecorder,
+    ApplicationRecorder,
+    InfrastructureFactory,
+    IntegrityError,
+    ListenNotifySubscription,
+    Notification,
+    ProcessRecorder,
+    StoredEvent,
+    Subscription,
+    Tracking,
+    TrackingRecorder,
+)
+
+from ..application.ports import PrunableRecorder
+
+
+class MemoryTrackingRecorder(TrackingRecorder):
+    """Tracking records in a dict: the highest notification id processed per upstream."""
+
+    def __init__(self) -> None:
+        self._lock = RLock()
+        self._max_tracking_ids: dict[str, int] = {}
+
+    def insert_tracking(self, tracking: Tracking) -> None:
+        with self._lock:
+            self._check_tracking(tracking)
+            self._max_tracking_ids[tracking.application_name] = tracking.notification_id
+
+    def _check_tracking(self, tracking: Tracking) -> None:
+        current = self._max_tracking_ids.get(tracking.application_name)
+        if current is not None and current >= tracking.notification_id:
+            raise IntegrityError(
+                f"tracking id {tracking.notification_id} of {tracking.application_name!r} "
+                f"is not above the recorded {current}"
+            )
+
+    def max_tracking_id(self, application_name: str) -> int | None:
+        with self._lock:
+            return self._max_tracking_ids.get(application_name)
+
+
+class MemoryApplicationRecorder(ApplicationRecorder, PrunableRecorder):
+    """Streams and one feed in memory; feed positions are never reused after a deletion."""
+
+    def __init__(self) -> None:
+        self._lock = RLock()
+        self._events: dict[int, StoredEvent] = {}
+        self._positions: list[int] = []
+        self._streams: dict[str, dict[int, int]] = {}
+        self._last_position = 0
+        self._listeners: set[Event] = set()
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        with self._lock:
+            self._check_new(stored_events, **kwargs)
+            positions = []
+            for stored in stored_events:
+                self._last_position += 1
+                position = self._last_position
+                self._events[position] = stored
+                self._positions.append(position)
+                stream = self._streams.setdefault(str(stored.originator_id), {})
+                stream[stored.originator_version] = position
+                positions.append(position)
+        for listener in list(self._listeners):
+            listener.set()
+        return positions
+
+    def _check_new(self, stored_events: Sequence[StoredEvent], **_: Any) -> None:
+        keys = {(str(s.originator_id), s.originator_version) for s in stored_events}
+        if len(keys) < len(stored_events):
+            raise IntegrityError(f"events are not unique: {stored_events}")
+        for stream_id, version in keys:
+            if version in self._streams.get(stream_id, {}):
+                raise IntegrityError(f"stream {stream_id} already has version {version}")
+
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        with self._lock:
+            stream = self._streams.get(str(originator_id), {})
+            versions = [
+                v
+                for v in sorted(stream, reverse=desc)
+                if (gt is None or v > gt) and (lte is None or v <= lte)
+            ]
+            return [self._events[stream[v]] for v in versions[:limit]]
+
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        with self._lock:
+            first = 1 if start is None else start + (0 if inclusive_of_start else 1)
+            end = len(self._positions) if stop is None else bisect_right(self._positions, stop)
+            results: list[Notification] = []
+            for position in self._positions[bisect_left(self._positions, first) : end]:
+                stored = self._events[position]
+                if topics and stored.topic not in topics:
+                    continue
+                results.append(Notification(id=position, **vars(stored)))
+                if len(results) == limit:
+                    break
+            return results
+
+    def max_notification_id(self) -> int | None:
+        with self._lock:
+            return self._positions[-1] if self._positions else None
+
+    def subscribe(
+        self, gt: int | None = None, topics: Sequence[str] = ()
+    ) -> Subscription[ApplicationRecorder]:
+        return MemorySubscription(self, gt=gt, topics=topics)
+
+    def delete_streams(self, originator_ids: Sequence[UUID]) -> None:
+        with self._lock:
+            doomed: set[int] = set()
+            for originator_id in originator_ids:
+                doomed.update(self._streams.pop(str(originator_id), {}).values())
+            for position in doomed:
+                del self._events[position]
+            self._positions = [p for p in self._positions if p not in doomed]
+
+    def listen(self, event: Event) -> None:
+        """Have `event` set after every insert (used by subscriptions)."""
+        self._listeners.add(event)
+
+    def unlisten(self, event: Event) -> None:
+        """Stop setting `event` after inserts."""
+        self._listeners.discard(event)
+
+
+class MemorySubscription(ListenNotifySubscription[MemoryApplicationRecorder]):
+    """Follows the feed, woken by inserts instead of polling."""
+
+    def __init__(
+        self, recorder: MemoryApplicationRecorder, gt: int | None, topics: Sequence[str]
+    ) -> None:
+        super().__init__(recorder=recorder, gt=gt, topics=topics)
+        recorder.listen(self._has_been_notified)
+
+    def stop(self) -> None:
+        super().stop()
+        self._recorder.unlisten(self._has_been_notified)
+
+
+class MemoryProcessRecorder(MemoryApplicationRecorder, MemoryTrackingRecorder, ProcessRecorder):
+    """Events and the tracking record of the notification that caused them, atomically."""
+
+    def __init__(self) -> None:
+        MemoryApplicationRecorder.__init__(self)
+        MemoryTrackingRecorder.__init__(self)
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        tracking: Tracking | None = kwargs.get("tracking")
+        with self._lock:
+            if tracking is not None:
+                self._check_tracking(tracking)
+            positions = super().insert_events(stored_events, **kwargs)
+            if tracking is not None:
+                self._max_tracking_ids[tracking.application_name] = tracking.notification_id
+            return positions
+
+
+class MemoryFactory(InfrastructureFactory[TrackingRecorder]):
+    """Builds the in-memory recorders; each call gives a new, empty database."""
+
+    def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
+        return MemoryApplicationRecorder()
+
+    def application_recorder(self) -> ApplicationRecorder:
+        return MemoryApplicationRecorder()
+
+    def tracking_recorder(
+        self, tracking_recorder_class: type[TrackingRecorder] | None = None
+    ) -> TrackingRecorder:
+        return (tracking_recorder_class or MemoryTrackingRecorder)()
+
+    def process_recorder(self) -> ProcessRecorder:
+        return MemoryProcessRecorder()

@@ -1,0 +1,81 @@
+"""The eventsourcing application underneath the Tracker, and the one place store errors are
+translated into jobledger's."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, cast
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.domain import EventSourcingError
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import get_topic
+
+from ..domain.errors import ConfigurationError, StoreError
+from ..domain.events import Event, JobEvent
+from .mapper import PydanticMapper
+from .ports import PrunableRecorder
+
+
+class StreamConflict(StoreError):
+    """Another writer appended the same version of a stream first; reload and decide again."""
+
+
+@contextmanager
+def store_errors() -> Iterator[None]:
+    """Translate eventsourcing and OS errors raised by a store into `StoreError`."""
+    try:
+        yield
+    except IntegrityError as error:
+        raise StreamConflict(str(error)) from error
+    except (EventSourcingError, OSError) as error:
+        raise StoreError(f"{type(error).__name__}: {error}") from error
+
+
+class Ledger(Application[UUID]):
+    """Appends jobledger events to a store's streams and reads them back, in stream or in
+    feed order. The store is the eventsourcing persistence module named by the environment."""
+
+    name = "Jobledger"
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        with store_errors():
+            super().__init__({**env, "MAPPER_TOPIC": get_topic(PydanticMapper)})
+
+    def append(self, *events: Event) -> list[int]:
+        """Record `events` atomically and return their positions in the feed.
+
+        Raises `StreamConflict` if a stream already has one of the versions.
+        """
+        with store_errors():
+            recordings = self.save(*events)
+        return [r.notification.id for r in recordings]
+
+    def stream(self, originator_id: UUID, *, after: int | None = None) -> list[JobEvent]:
+        """Return the events of one stream in version order (those above `after` if given)."""
+        with store_errors():
+            return cast(list[JobEvent], list(self.events.get(originator_id, gt=after)))
+
+    def feed(
+        self, *, after: int = 0, limit: int = 1_000, types: Sequence[type[Event]] = ()
+    ) -> list[tuple[int, JobEvent]]:
+        """Return up to `limit` events after feed position `after`, with their positions,
+        optionally only those of the given types."""
+        with store_errors():
+            notifications = self.recorder.select_notifications(
+                start=after,
+                limit=limit,
+                topics=[get_topic(t) for t in types],
+                inclusive_of_start=False,
+            )
+            return [(n.id, cast(JobEvent, self.mapper.to_domain_event(n))) for n in notifications]
+
+    def delete_streams(self, originator_ids: Sequence[UUID]) -> None:
+        """Delete whole streams; raises `ConfigurationError` if the store cannot."""
+        recorder: Any = self.recorder
+        if not isinstance(recorder, PrunableRecorder):
+            raise ConfigurationError(f"the store {type(recorder).__name__} cannot delete events")
+        with store_errors():
+            recorder.delete_streams(originator_ids)

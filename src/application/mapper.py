@@ -1,0 +1,62 @@
+"""Maps jobledger's pydantic events to eventsourcing's stored events and back."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import DomainEventProtocol, EventSourcingError
+from eventsourcing.persistence import Mapper, MapperDeserialisationError, StoredEvent
+from eventsourcing.utils import get_topic, resolve_topic
+from pydantic import BaseModel, ValidationError
+
+_IN_STORED_EVENT = {"originator_id", "originator_version"}
+
+
+class PydanticMapper(Mapper[UUID]):
+    """Stores an event as its JSON (minus stream id and version, which the record holds) and
+    validates it back into the exact pydantic class named by its topic.
+
+    Compression and encryption configured on the application still apply.
+    """
+
+    def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
+        assert isinstance(domain_event, BaseModel)
+        state = domain_event.model_dump_json(exclude=_IN_STORED_EVENT).encode()
+        if self.compressor:
+            state = self.compressor.compress(state)
+        if self.cipher:
+            state = self.cipher.encrypt(state)
+        return StoredEvent(
+            originator_id=domain_event.originator_id,
+            originator_version=domain_event.originator_version,
+            topic=get_topic(type(domain_event)),
+            state=state,
+        )
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        where = (
+            f"event {stored_event.originator_version} of stream {stored_event.originator_id} "
+            f"(topic {stored_event.topic!r})"
+        )
+        try:
+            cls: Any = resolve_topic(stored_event.topic)
+            state = stored_event.state
+            if self.cipher:
+                state = self.cipher.decrypt(state)
+            if self.compressor:
+                state = self.compressor.decompress(state)
+            fields = json.loads(state)
+            fields["originator_id"] = stored_event.originator_id
+            fields["originator_version"] = stored_event.originator_version
+            event: DomainEventProtocol[UUID] = cls.model_validate(fields)
+        except (
+            EventSourcingError,
+            ValidationError,
+            ValueError,
+            TypeError,
+            AttributeError,
+        ) as error:
+            raise MapperDeserialisationError(f"cannot read {where}: {error}") from error
+        return event

@@ -1,0 +1,88 @@
+"""One component's status: the fold of its reports and the rule for accepting a new one."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict
+
+from .errors import InvalidReport, InvalidTransition
+from .events import StatusReported, component_stream_id
+from .status import Status, reportable_status
+from .validation import check_message, check_progress
+
+
+class ComponentStatus(BaseModel):
+    """The newest status of one component, as of its `version`-th report (0 while pending).
+
+    `progress` is the fraction last reported while in progress (kept across heartbeats that
+    carry none), 1.0 once completed, and None otherwise.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    status: Status = Status.PENDING
+    message: str = ""
+    progress: float | None = None
+    version: int = 0
+    updated_at: datetime | None = None
+
+    def evolve(self, event: StatusReported) -> ComponentStatus:
+        """Return the status after `event`; a final status absorbs whatever follows it."""
+        if self.status.is_terminal:
+            return self
+        progress: float | None = None
+        if event.status is Status.COMPLETED:
+            progress = 1.0
+        elif event.status is Status.IN_PROGRESS:
+            kept = self.progress if self.status is Status.IN_PROGRESS else None
+            progress = event.progress if event.progress is not None else kept
+        return ComponentStatus(
+            name=self.name,
+            status=event.status,
+            message=event.message,
+            progress=progress,
+            version=event.originator_version,
+            updated_at=event.timestamp,
+        )
+
+    def decide(
+        self,
+        job_id: UUID,
+        status: object,
+        *,
+        message: object = "",
+        progress: object = None,
+        at: datetime,
+    ) -> StatusReported | None:
+        """Return the event recording this report, or None when it repeats a final status.
+
+        Raises `InvalidReport` for a bad status, message or progress, and `InvalidTransition`
+        for any other report after a final one.
+        """
+        new = reportable_status(status)
+        text = check_message(message)
+        fraction = check_progress(progress)
+        if fraction is not None and new is not Status.IN_PROGRESS:
+            raise InvalidReport(
+                f"progress {progress!r} is only accepted with in_progress, not {new.value!r}"
+            )
+        if self.status.is_terminal:
+            if new is self.status:
+                return None
+            raise InvalidTransition(
+                f"component {self.name!r} of job {job_id} is already {self.status.value}; "
+                f"cannot report {new.value}"
+            )
+        return StatusReported(
+            originator_id=component_stream_id(job_id, self.name),
+            originator_version=self.version + 1,
+            timestamp=at,
+            job_id=job_id,
+            component=self.name,
+            status=new,
+            message=text,
+            progress=fraction,
+        )

@@ -1,0 +1,130 @@
+"""The job aggregate: definition and lifecycle, rebuilt from the job's own stream."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from functools import cached_property
+from uuid import UUID
+
+from pydantic import JsonValue
+
+from .errors import InvalidTransition, JobNotFound, UnknownComponent
+from .events import ComponentsAdded, JobCancelled, JobCreated
+from .validation import (
+    check_allowed_failures,
+    check_components,
+    check_message,
+    check_metadata,
+    check_name,
+)
+
+JobStreamEvent = JobCreated | ComponentsAdded | JobCancelled
+
+
+def define_job(
+    job_id: UUID,
+    components: object,
+    *,
+    name: str | None = None,
+    metadata: Mapping[str, object] | None = None,
+    allowed_failures: object = 0,
+    at: datetime,
+) -> JobCreated:
+    """Return the event creating a job, after checking every part of its definition."""
+    return JobCreated(
+        originator_id=job_id,
+        originator_version=1,
+        timestamp=at,
+        name=None if name is None else check_name(name, "job name"),
+        components=check_components(components),
+        metadata=check_metadata(metadata),
+        allowed_failures=check_allowed_failures(allowed_failures),
+    )
+
+
+@dataclass(frozen=True)
+class Job:
+    """A job's definition (components in declared order, failure policy) and whether it was
+    cancelled, as of `version` events of its stream."""
+
+    id: UUID
+    version: int
+    created: JobCreated
+    components: tuple[str, ...]
+    cancelled: JobCancelled | None = None
+
+    @classmethod
+    def replay(cls, job_id: UUID, events: Iterable[JobStreamEvent]) -> Job:
+        """Rebuild the job from its stream; raise `JobNotFound` if the stream is empty."""
+        job: Job | None = None
+        for event in events:
+            job = cls._start(event) if job is None else job.evolve(event)
+        if job is None:
+            raise JobNotFound(f"no job with id {job_id}")
+        return job
+
+    @classmethod
+    def _start(cls, event: JobStreamEvent) -> Job:
+        if not isinstance(event, JobCreated):
+            raise TypeError(f"a job stream must start with JobCreated, not {event!r}")
+        return cls(event.originator_id, 1, event, event.components)
+
+    def evolve(self, event: JobStreamEvent) -> Job:
+        """Return the job after one more event of its stream."""
+        if isinstance(event, ComponentsAdded):
+            return replace(
+                self,
+                version=event.originator_version,
+                components=self.components + event.components,
+            )
+        if isinstance(event, JobCancelled):
+            return replace(self, version=event.originator_version, cancelled=event)
+        raise TypeError(f"unexpected event in the stream of job {self.id}: {event!r}")
+
+    @cached_property
+    def names(self) -> frozenset[str]:
+        """The set of component names, for membership tests."""
+        return frozenset(self.components)
+
+    @property
+    def metadata(self) -> dict[str, JsonValue]:
+        """The metadata given at creation."""
+        return self.created.metadata
+
+    def require(self, component: str) -> None:
+        """Raise `UnknownComponent` unless the job has a component of that name."""
+        if component not in self.names:
+            raise UnknownComponent(f"job {self.id} has no component {component!r}")
+
+    def same_definition(self, other: JobCreated) -> bool:
+        """True if `other` would create this very job (timestamps aside)."""
+        fields = {"name", "components", "metadata", "allowed_failures"}
+        return self.created.model_dump(include=fields) == other.model_dump(include=fields)
+
+    def add_components(
+        self, components: object, *, finished: bool, at: datetime
+    ) -> ComponentsAdded:
+        """Return the event adding components; only while the job has not finished."""
+        if finished:
+            raise InvalidTransition(f"job {self.id} has finished; no components can be added")
+        return ComponentsAdded(
+            originator_id=self.id,
+            originator_version=self.version + 1,
+            timestamp=at,
+            components=check_components(components, existing=self.components),
+        )
+
+    def cancel(self, reason: object, *, finished: bool, at: datetime) -> JobCancelled | None:
+        """Return the event cancelling the job, or None if it is already cancelled."""
+        if self.cancelled is not None:
+            return None
+        if finished:
+            raise InvalidTransition(f"job {self.id} has already finished; it cannot be cancelled")
+        return JobCancelled(
+            originator_id=self.id,
+            originator_version=self.version + 1,
+            timestamp=at,
+            reason=check_message(reason),
+        )

@@ -1,0 +1,119 @@
+"""Checks on everything a caller hands in; each failure names the offending value."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import TypeVar
+from uuid import UUID
+
+from pydantic import JsonValue, TypeAdapter, ValidationError
+
+from .errors import InvalidJobDefinition, InvalidReport, JobledgerError
+
+MAX_NAME_LENGTH = 512
+"""Longest component or job name, in characters."""
+
+MAX_MESSAGE_BYTES = 64 * 1024
+"""Largest status message, in UTF-8 bytes."""
+
+_E = TypeVar("_E", bound=JobledgerError)
+_METADATA = TypeAdapter(dict[str, JsonValue])
+
+
+def _preview(value: str) -> str:
+    return repr(value if len(value) <= 60 else value[:57] + "...")
+
+
+def _utf8_size(value: str, error: type[_E], what: str) -> int:
+    try:
+        return len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise error(f"{what} {_preview(value)} is not valid Unicode text") from None
+
+
+def check_name(value: object, what: str = "component name") -> str:
+    """Return `value` if it is a usable name: a non-blank `str` of at most 512 characters."""
+    if not isinstance(value, str):
+        raise InvalidJobDefinition(f"{what} must be a str, not {type(value).__name__}: {value!r}")
+    if not value.strip():
+        raise InvalidJobDefinition(f"{what} must not be empty or whitespace only: {value!r}")
+    if len(value) > MAX_NAME_LENGTH:
+        raise InvalidJobDefinition(
+            f"{what} {_preview(value)} has {len(value)} characters; at most {MAX_NAME_LENGTH}"
+        )
+    _utf8_size(value, InvalidJobDefinition, what)
+    return value
+
+
+def check_components(values: object, existing: Iterable[str] = ()) -> tuple[str, ...]:
+    """Return the new component names in order; reject none, blanks, bad types and duplicates."""
+    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+        raise InvalidJobDefinition(
+            f"components must be a collection of names, not {type(values).__name__}: {values!r}"
+        )
+    names = tuple(check_name(v) for v in values)
+    if not names:
+        raise InvalidJobDefinition("a job needs at least one component; got none")
+    seen = set(existing)
+    for name in names:
+        if name in seen:
+            raise InvalidJobDefinition(f"component name {_preview(name)} appears more than once")
+        seen.add(name)
+    return names
+
+
+def check_metadata(value: Mapping[str, object] | None) -> dict[str, JsonValue]:
+    """Return the metadata as a JSON-compatible dict (empty for None)."""
+    if value is None:
+        return {}
+    try:
+        return _METADATA.validate_python(value, strict=True)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        where = ".".join(str(p) for p in problem["loc"]) or "metadata"
+        raise InvalidJobDefinition(
+            f"metadata is not JSON-compatible at {where!r}: {problem['msg']}"
+        ) from None
+
+
+def check_allowed_failures(value: object) -> int:
+    """Return `value` if it is a non-negative int."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidJobDefinition(f"allowed_failures must be an int >= 0, not {value!r}")
+    return value
+
+
+def check_message(value: object) -> str:
+    """Return `value` if it is a `str` of at most 64 KiB in UTF-8."""
+    if not isinstance(value, str):
+        raise InvalidReport(f"message must be a str, not {type(value).__name__}: {value!r}")
+    size = _utf8_size(value, InvalidReport, "message")
+    if size > MAX_MESSAGE_BYTES:
+        raise InvalidReport(
+            f"message {_preview(value)} is {size} bytes in UTF-8; at most {MAX_MESSAGE_BYTES}"
+        )
+    return value
+
+
+def check_progress(value: object) -> float | None:
+    """Return `value` as a float if it is None or a real fraction between 0 and 1."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidReport(f"progress must be a number from 0 to 1, not {value!r}")
+    if math.isnan(value) or not 0 <= value <= 1:
+        raise InvalidReport(f"progress must be a number from 0 to 1, not {value!r}")
+    return float(value)
+
+
+def parse_job_id(value: object, error: type[_E]) -> UUID:
+    """Return `value` as a UUID, raising `error` naming it if it is not one."""
+    if isinstance(value, UUID):
+        return value
+    if isinstance(value, str):
+        try:
+            return UUID(value)
+        except ValueError:
+            pass
+    raise error(f"malformed job id {value!r}: expected a UUID")
