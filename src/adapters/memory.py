@@ -25,6 +25,7 @@ from eventsourcing.persistence import (
     Tracking,
     TrackingRecorder,
 )
+from eventsourcing.utils import resolve_topic
 
 from ..application.ports import PrunableRecorder
 
@@ -54,8 +55,8 @@ class MemoryTrackingRecorder(TrackingRecorder):
             return self._max_tracking_ids.get(application_name)
 
 
-class MemoryApplicationRecorder(ApplicationRecorder, PrunableRecorder):
-    """Streams and one feed in memory; feed positions are never reused after a deletion."""
+class MemoryAggregateRecorder(AggregateRecorder):
+    """Streams in memory, each event also given the next position of one feed."""
 
     def __init__(self) -> None:
         self._lock = RLock()
@@ -63,11 +64,14 @@ class MemoryApplicationRecorder(ApplicationRecorder, PrunableRecorder):
         self._positions: list[int] = []
         self._streams: dict[str, dict[int, int]] = {}
         self._last_position = 0
-        self._listeners: set[Event] = set()
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
+        self._insert(stored_events, **kwargs)
+        return None
+
+    def _insert(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> list[int]:
         with self._lock:
             self._check_new(stored_events, **kwargs)
             positions = []
@@ -79,9 +83,7 @@ class MemoryApplicationRecorder(ApplicationRecorder, PrunableRecorder):
                 stream = self._streams.setdefault(str(stored.originator_id), {})
                 stream[stored.originator_version] = position
                 positions.append(position)
-        for listener in list(self._listeners):
-            listener.set()
-        return positions
+            return positions
 
     def _check_new(self, stored_events: Sequence[StoredEvent], **_: Any) -> None:
         keys = {(str(s.originator_id), s.originator_version) for s in stored_events}
@@ -108,6 +110,22 @@ class MemoryApplicationRecorder(ApplicationRecorder, PrunableRecorder):
                 if (gt is None or v > gt) and (lte is None or v <= lte)
             ]
             return [self._events[stream[v]] for v in versions[:limit]]
+
+
+class MemoryApplicationRecorder(MemoryAggregateRecorder, ApplicationRecorder, PrunableRecorder):
+    """Streams and one feed in memory; feed positions are never reused after a deletion."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._listeners: set[Event] = set()
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        positions = self._insert(stored_events, **kwargs)
+        for listener in list(self._listeners):
+            listener.set()
+        return positions
 
     def select_notifications(
         self,
@@ -189,14 +207,14 @@ class MemoryProcessRecorder(MemoryApplicationRecorder, MemoryTrackingRecorder, P
             positions = super().insert_events(stored_events, **kwargs)
             if tracking is not None:
                 self._max_tracking_ids[tracking.application_name] = tracking.notification_id
-            return positions
+        return positions
 
 
 class MemoryFactory(InfrastructureFactory[TrackingRecorder]):
     """Builds the in-memory recorders; each call gives a new, empty database."""
 
     def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
-        return MemoryApplicationRecorder()
+        return MemoryAggregateRecorder()
 
     def application_recorder(self) -> ApplicationRecorder:
         return MemoryApplicationRecorder()
@@ -204,7 +222,10 @@ class MemoryFactory(InfrastructureFactory[TrackingRecorder]):
     def tracking_recorder(
         self, tracking_recorder_class: type[TrackingRecorder] | None = None
     ) -> TrackingRecorder:
-        return (tracking_recorder_class or MemoryTrackingRecorder)()
+        if tracking_recorder_class is None:
+            topic = self.env.get(self.TRACKING_RECORDER_TOPIC)
+            tracking_recorder_class = resolve_topic(topic) if topic else MemoryTrackingRecorder
+        return tracking_recorder_class()
 
     def process_recorder(self) -> ProcessRecorder:
         return MemoryProcessRecorder()

@@ -1,0 +1,62 @@
+"""The curated public API and the layering rule."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import jobledger
+
+SRC = Path(jobledger.__file__).resolve().parent
+
+
+def test_all_lists_exactly_the_public_names() -> None:
+    public = {n for n in vars(jobledger) if not n.startswith("_")}
+    modules = {"application", "domain", "adapters", "testing"}
+    assert set(jobledger.__all__) == public - modules
+    assert jobledger.__all__ == sorted(jobledger.__all__)
+
+
+def test_errors_share_one_root_and_builtin_bases() -> None:
+    assert issubclass(jobledger.JobNotFound, LookupError)
+    assert issubclass(jobledger.UnknownComponent, LookupError)
+    assert issubclass(jobledger.InvalidJobDefinition, ValueError)
+    assert issubclass(jobledger.InvalidReport, jobledger.InvalidInput)
+    errors = [
+        v for v in vars(jobledger).values() if isinstance(v, type) and issubclass(v, Exception)
+    ]
+    assert all(issubclass(e, jobledger.JobledgerError) for e in errors)
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            names.add("." * node.level + (node.module or ""))
+    return names
+
+
+def test_the_domain_imports_only_itself_pydantic_and_the_standard_library() -> None:
+    allowed_third_party = {"pydantic"}
+    for path in (SRC / "domain").glob("*.py"):
+        for name in imported_modules(path):
+            if name.startswith(".."):
+                raise AssertionError(f"{path.name} imports {name} from outside the domain")
+            top = name.lstrip(".").split(".")[0]
+            assert name.startswith(".") or top in allowed_third_party or _stdlib(top), (
+                f"{path.name} imports {name}"
+            )
+
+
+def test_the_application_never_imports_an_adapter() -> None:
+    for path in (SRC / "application").glob("*.py"):
+        assert not any("adapters" in name for name in imported_modules(path)), path.name
+
+
+def _stdlib(name: str) -> bool:
+    import sys
+
+    return name in sys.stdlib_module_names or name == "__future__"

@@ -1,0 +1,67 @@
+"""Input checks name the offending value and choose the right error."""
+
+from __future__ import annotations
+
+import pytest
+
+from jobledger import InvalidJobDefinition, InvalidReport, JobNotFound, Status
+from jobledger.domain.status import reportable_status
+from jobledger.domain.validation import (
+    check_components,
+    check_message,
+    check_name,
+    check_progress,
+    parse_job_id,
+)
+
+
+def test_status_strings_and_enums_are_accepted() -> None:
+    assert reportable_status("in_progress") is Status.IN_PROGRESS
+    assert reportable_status(Status.FAILED) is Status.FAILED
+
+
+@pytest.mark.parametrize("value", ["Completed", "", None, 3, "cancelled", "pending"])
+def test_other_statuses_are_invalid_reports(value: object) -> None:
+    with pytest.raises(InvalidReport, match=repr(value) if value != "" else "''"):
+        reportable_status(value)
+
+
+def test_names_are_kept_verbatim_up_to_512_characters() -> None:
+    assert check_name(" padded ") == " padded "
+    assert check_name("x" * 512) == "x" * 512
+    with pytest.raises(InvalidJobDefinition, match="513 characters"):
+        check_name("x" * 513)
+    with pytest.raises(InvalidJobDefinition, match="not valid Unicode"):
+        check_name("lone \ud800 surrogate")
+
+
+def test_components_may_extend_existing_names_but_not_repeat_them() -> None:
+    assert check_components(iter(["b", "c"]), existing=["a"]) == ("b", "c")
+    with pytest.raises(InvalidJobDefinition, match="'a'"):
+        check_components(["a"], existing=["a"])
+    with pytest.raises(InvalidJobDefinition, match="int"):
+        check_components(5)
+
+
+def test_messages_are_measured_in_utf8_bytes() -> None:
+    assert check_message("é" * 32 * 1024) == "é" * 32 * 1024
+    with pytest.raises(InvalidReport, match="65538 bytes"):
+        check_message("é" * (32 * 1024 + 1))
+
+
+@pytest.mark.parametrize("value", [True, "0.5", float("inf"), 2, -1e-9])
+def test_progress_must_be_a_real_fraction(value: object) -> None:
+    with pytest.raises(InvalidReport):
+        check_progress(value)
+
+
+def test_progress_ints_become_floats() -> None:
+    assert check_progress(1) == 1.0
+    assert check_progress(None) is None
+
+
+def test_malformed_job_ids_raise_the_requested_error() -> None:
+    with pytest.raises(JobNotFound, match="'x'"):
+        parse_job_id("x", JobNotFound)
+    with pytest.raises(InvalidJobDefinition, match="42"):
+        parse_job_id(42, InvalidJobDefinition)
