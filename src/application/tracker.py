@@ -24,6 +24,7 @@ from ..domain.job import Job, define_job
 from ..domain.projection import JobStatus, JobSummary, fold
 from ..domain.status import Status
 from ..domain.validation import parse_job_id
+from .cache import BoundedCache
 from .ledger import Ledger, StreamConflict
 from .ports import Clock
 from .results import Page, Receipt, StatusEvent
@@ -34,6 +35,8 @@ logger = logging.getLogger("jobledger")
 _T = TypeVar("_T")
 _MAX_ATTEMPTS = 1_000
 _FEED_BATCH = 1_000
+_CACHED_JOBS = 1_000
+_CACHED_COMPONENTS = 100_000
 
 
 def utc_now() -> datetime:
@@ -51,7 +54,10 @@ class Tracker:
     def __init__(self, ledger: Ledger, *, clock: Clock = utc_now) -> None:
         self._ledger = ledger
         self._clock = clock
-        self._jobs: dict[UUID, Job] = {}
+        self._jobs: BoundedCache[UUID, Job] = BoundedCache(_CACHED_JOBS)
+        self._known: BoundedCache[tuple[UUID, str], ComponentStatus] = BoundedCache(
+            _CACHED_COMPONENTS
+        )
         self._changed = threading.Condition()
         self._generation = 0
 
@@ -60,6 +66,12 @@ class Tracker:
         """Open the store `url` names (`memory://`, `file:...`, `postgresql://...`); with no
         URL, `$JOBLEDGER_STORE`, else the default store."""
         return cls(Ledger(store_environment(resolve_store_url(url))), clock=clock)
+
+    @property
+    def ledger(self) -> Ledger:
+        """The eventsourcing application underneath: its `recorder` holds the store's feed,
+        for your own projections. Several Trackers may share one."""
+        return self._ledger
 
     def close(self) -> None:
         """Release the store's resources (connections, file handles)."""
@@ -140,9 +152,10 @@ class Tracker:
         job = self._job(job_id)
         if component not in job.names:
             self._job(job_id, fresh=True).require(component)
+        key = (job_id, component)
 
         def attempt() -> Receipt:
-            current = self._component(job_id, component)
+            current = self._known.get(key) or ComponentStatus(name=component)
             event = current.decide(
                 job_id, status, message=message, progress=progress, at=self._clock()
             )
@@ -154,7 +167,12 @@ class Tracker:
                     version=current.version,
                     position=None,
                 )
-            [position] = self._append(event)
+            try:
+                [position] = self._append(event)
+            except StreamConflict:
+                self._known.put(key, self._component(job_id, component))
+                raise
+            self._known.put(key, current.evolve(event))
             return Receipt(
                 job_id=job_id,
                 component=component,
@@ -317,7 +335,7 @@ class Tracker:
             return cached
         events = self._ledger.stream(job_id)
         job = Job.replay(job_id, [e for e in events if not isinstance(e, StatusReported)])
-        self._jobs[job_id] = job
+        self._jobs.put(job_id, job)
         return job
 
     def _reports(self, job_id: UUID, component: str) -> list[StatusReported]:
@@ -351,7 +369,9 @@ class Tracker:
     def _delete(self, job: Job) -> None:
         streams = [job.id, *(component_stream_id(job.id, name) for name in job.components)]
         self._ledger.delete_streams(streams)
-        self._jobs.pop(job.id, None)
+        self._jobs.discard(job.id)
+        for name in job.components:
+            self._known.discard((job.id, name))
 
 
 def _status(value: Status | str) -> Status:

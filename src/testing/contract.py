@@ -380,6 +380,19 @@ class TrackerContract(ABC):
         assert history[-1].status.is_terminal
         assert tracker.status(job).components["a"].status is history[-1].status
 
+    def test_trackers_sharing_a_store_see_each_others_reports(
+        self, tracker: Tracker, clock: FrozenClock
+    ) -> None:
+        other = Tracker(tracker.ledger, clock=clock)
+        job = tracker.create_job(["a"])
+        assert tracker.start(job, "a").version == 1
+        assert other.start(job, "a").version == 2
+        assert tracker.complete(job, "a").version == 3
+        with pytest.raises(InvalidTransition, match="already completed"):
+            other.start(job, "a")
+        assert other.complete(job, "a").recorded is False
+        assert [e.version for e in other.history(job, "a")] == [1, 2, 3]
+
     # Random command sequences
 
     def test_agrees_with_a_reference_model(self) -> None:
