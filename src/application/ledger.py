@@ -50,7 +50,7 @@ class Ledger(Application[UUID]):
         Raises `StreamConflict` if a stream already has one of the versions.
         """
         with store_errors():
-            recordings = self.save(*events)
+            recordings = self.events.put(events)
         return [r.notification.id for r in recordings]
 
     def stream(self, originator_id: UUID, *, after: int | None = None) -> list[JobEvent]:
