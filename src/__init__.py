@@ -5,7 +5,16 @@ component, so no worker waits on another's lock and "newest" is the stream order
 clock. Start with `Tracker.open()`.
 """
 
-from .application.results import Page, Receipt, StatusEvent
+from .application.hooks import FinishedJob
+from .application.results import (
+    ComponentPage,
+    Drift,
+    Page,
+    Receipt,
+    StaleComponent,
+    StatusEvent,
+    ViewCheck,
+)
 from .application.tracker import Tracker
 from .domain.component import ComponentStatus
 from .domain.errors import (
@@ -20,27 +29,33 @@ from .domain.errors import (
     StoreError,
     UnknownComponent,
 )
-from .domain.projection import JobStatus, JobSummary, fold
+from .domain.projection import JobState, JobStatus, JobSummary, fold
 from .domain.status import Status
 
 __all__ = [
+    "ComponentPage",
     "ComponentStatus",
     "ConfigurationError",
+    "Drift",
+    "FinishedJob",
     "InvalidInput",
     "InvalidJobDefinition",
     "InvalidReport",
     "InvalidTransition",
     "JobAlreadyExists",
     "JobNotFound",
+    "JobState",
     "JobStatus",
     "JobSummary",
     "JobledgerError",
     "Page",
     "Receipt",
+    "StaleComponent",
     "Status",
     "StatusEvent",
     "StoreError",
     "Tracker",
     "UnknownComponent",
+    "ViewCheck",
     "fold",
 ]

@@ -27,7 +27,8 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import resolve_topic
 
-from ..application.ports import PrunableRecorder
+from ..application.local_view import LocalStatusView
+from ..application.ports import PrunableRecorder, StatusView
 
 
 class MemoryTrackingRecorder(TrackingRecorder):
@@ -229,3 +230,7 @@ class MemoryFactory(InfrastructureFactory[TrackingRecorder]):
 
     def process_recorder(self) -> ProcessRecorder:
         return MemoryProcessRecorder()
+
+    def status_view(self) -> StatusView:
+        """The status view, in memory like everything else here."""
+        return LocalStatusView()

@@ -14,9 +14,11 @@ from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
 from ..domain.errors import ConfigurationError, StoreError
-from ..domain.events import Event, JobEvent
+from ..domain.events import Event, JobEvent, StatusReported
+from ..domain.job import Job
+from .local_view import LocalStatusView
 from .mapper import PydanticMapper
-from .ports import PrunableRecorder
+from .ports import ProvidesStatusView, PrunableRecorder, StatusView
 
 
 class StreamConflict(StoreError):
@@ -58,19 +60,40 @@ class Ledger(Application[UUID]):
         with store_errors():
             return cast(list[JobEvent], list(self.events.get(originator_id, gt=after)))
 
+    def job(self, job_id: UUID) -> Job:
+        """The job aggregate, from its stream; raises `JobNotFound`."""
+        return Job.replay(
+            job_id, [e for e in self.stream(job_id) if not isinstance(e, StatusReported)]
+        )
+
     def feed(
-        self, *, after: int = 0, limit: int = 1_000, types: Sequence[type[Event]] = ()
+        self,
+        *,
+        after: int = 0,
+        limit: int = 1_000,
+        types: Sequence[type[Event]] = (),
+        until: int | None = None,
     ) -> list[tuple[int, JobEvent]]:
-        """Return up to `limit` events after feed position `after`, with their positions,
-        optionally only those of the given types."""
+        """Return up to `limit` events after feed position `after` (and at most `until`),
+        with their positions, optionally only those of the given types."""
         with store_errors():
             notifications = self.recorder.select_notifications(
                 start=after,
                 limit=limit,
+                stop=until,
                 topics=[get_topic(t) for t in types],
                 inclusive_of_start=False,
             )
             return [(n.id, cast(JobEvent, self.mapper.to_domain_event(n))) for n in notifications]
+
+    def status_view(self) -> StatusView:
+        """The store's status view, or, for a store that keeps none, a view in this process
+        (built from the whole feed on first use)."""
+        factory: object = self.factory
+        if not isinstance(factory, ProvidesStatusView):
+            return LocalStatusView()
+        with store_errors():
+            return factory.status_view()
 
     def delete_streams(self, originator_ids: Sequence[UUID]) -> None:
         """Delete whole streams; raises `ConfigurationError` if the store cannot."""

@@ -8,10 +8,15 @@ implements `PrunableRecorder` so that finished jobs can be deleted.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 from uuid import UUID
+
+from ..domain.component import ComponentStatus
+from ..domain.projection import Tally
+from ..domain.status import Status
 
 
 class PrunableRecorder(ABC):
@@ -24,6 +29,78 @@ class PrunableRecorder(ABC):
         Ids with no events are ignored. The feed positions (notification ids) of the
         remaining events never change, and deleted positions are never reused.
         """
+
+
+@dataclass(frozen=True)
+class JobRow:
+    """A job in the status view: its tally, and the feed position of its creation (the
+    listing order)."""
+
+    position: int
+    tally: Tally
+
+
+@dataclass(frozen=True)
+class ComponentRow:
+    """A component in the status view: its place in the job's declared order and status."""
+
+    job_id: UUID
+    ordinal: int
+    status: ComponentStatus
+
+
+class StatusView(ABC):
+    """A store's maintained read model of job statuses and the feed position it reflects.
+
+    Only the view updater writes it, through `commit`; every row is computed by the domain's
+    fold, so a view stores and indexes rows and decides nothing.
+    """
+
+    @abstractmethod
+    def position(self) -> int:
+        """The feed position of the last event applied (0 before any)."""
+
+    @abstractmethod
+    def load(
+        self, job_id: UUID, components: Collection[str]
+    ) -> tuple[JobRow | None, list[ComponentRow]]:
+        """The job's row (None if unknown) and the rows of those named components it has."""
+
+    @abstractmethod
+    def commit(
+        self, since: int, until: int, jobs: Sequence[JobRow], components: Sequence[ComponentRow]
+    ) -> None:
+        """Upsert the rows and move the position from `since` to `until`, all or nothing.
+
+        Raises eventsourcing's `IntegrityError` if the position is no longer `since`.
+        """
+
+    @abstractmethod
+    def components(self, job_id: UUID, *, after: int, limit: int) -> list[ComponentRow]:
+        """Up to `limit` component rows of a job with ordinal above `after`, in order."""
+
+    @abstractmethod
+    def jobs(self, *, status: Status | None, before: int, limit: int) -> list[JobRow]:
+        """Up to `limit` job rows created at feed positions below `before`, newest first,
+        only those whose overall status is `status` if given."""
+
+    @abstractmethod
+    def stale(self, *, before: datetime, limit: int) -> list[ComponentRow]:
+        """Up to `limit` in-progress or retrying components last updated before `before`,
+        oldest first."""
+
+    @abstractmethod
+    def delete(self, job_ids: Sequence[UUID]) -> None:
+        """Remove the rows of these jobs."""
+
+
+@runtime_checkable
+class ProvidesStatusView(Protocol):
+    """An infrastructure factory whose store keeps a status view of its own."""
+
+    def status_view(self) -> StatusView:
+        """The store's status view."""
+        ...
 
 
 class Clock(Protocol):

@@ -7,7 +7,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
-from ..domain.events import StatusReported
+from ..domain.component import ComponentStatus
+from ..domain.events import HookRan, StatusReported
 from ..domain.projection import JobSummary
 from ..domain.status import Status
 
@@ -32,21 +33,34 @@ class Receipt(BaseModel):
 
 
 class StatusEvent(BaseModel):
-    """One recorded status report, as `history()` lists it."""
+    """One entry of `history()`: a status report of a component, or a run of a hook (then
+    `component` is None, `hook` names it, and `status` is completed or failed, with the
+    error as `message`). `version` is the event's version in its stream."""
 
     model_config = ConfigDict(frozen=True)
 
     job_id: UUID
-    component: str
+    component: str | None
     status: Status
     message: str
-    progress: float | None
+    progress: float | None = None
     version: int
     recorded_at: datetime
+    hook: str | None = None
 
     @classmethod
-    def of(cls, event: StatusReported) -> StatusEvent:
-        """The read model of a recorded report."""
+    def of(cls, event: StatusReported | HookRan) -> StatusEvent:
+        """The history entry of a recorded report or hook run."""
+        if isinstance(event, HookRan):
+            return cls(
+                job_id=event.originator_id,
+                component=None,
+                hook=event.hook,
+                status=Status.COMPLETED if event.succeeded else Status.FAILED,
+                message=event.error,
+                version=event.originator_version,
+                recorded_at=event.timestamp,
+            )
         return cls(
             job_id=event.job_id,
             component=event.component,
@@ -56,6 +70,47 @@ class StatusEvent(BaseModel):
             version=event.originator_version,
             recorded_at=event.timestamp,
         )
+
+
+class ComponentPage(BaseModel):
+    """One page of `components()`, in declared order; pass `next_cursor` back for the next
+    page (None after the last)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    items: tuple[ComponentStatus, ...]
+    next_cursor: str | None
+
+
+class StaleComponent(BaseModel):
+    """An in-progress or retrying component that has reported nothing for a while."""
+
+    model_config = ConfigDict(frozen=True)
+
+    job_id: UUID
+    component: ComponentStatus
+
+
+class Drift(BaseModel):
+    """A view row that did not match the events: what the events give, and what was found
+    (None if the row was missing)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    job_id: UUID
+    component: str | None
+    expected: str
+    found: str | None
+
+
+class ViewCheck(BaseModel):
+    """What `rebuild_view()` found and repaired."""
+
+    model_config = ConfigDict(frozen=True)
+
+    jobs: int
+    components: int
+    drift: tuple[Drift, ...]
 
 
 class Page(BaseModel):

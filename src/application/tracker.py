@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import TypeVar
 from uuid import UUID, uuid4
@@ -19,24 +19,29 @@ from ..domain.errors import (
     JobNotFound,
     StoreError,
 )
-from ..domain.events import JobCreated, JobEvent, StatusReported, component_stream_id
+from ..domain.events import HookRan, JobEvent, StatusReported, component_stream_id
 from ..domain.job import Job, define_job
-from ..domain.projection import JobStatus, JobSummary, fold
+from ..domain.projection import JobStatus, JobSummary
 from ..domain.status import Status
 from ..domain.validation import parse_job_id
 from .cache import BoundedCache
-from .ledger import Ledger, StreamConflict
-from .ports import Clock
-from .results import Page, Receipt, StatusEvent
+from .hooks import Hook, HookRunner
+from .ledger import Ledger, StreamConflict, store_errors
+from .local_view import LocalStatusView
+from .ports import Clock, StatusView
+from .results import ComponentPage, Page, Receipt, StaleComponent, StatusEvent, ViewCheck
 from .stores import resolve_store_url, store_environment
+from .view_check import rebuild_view
+from .view_updater import ViewUpdater
 
 logger = logging.getLogger("jobledger")
 
 _T = TypeVar("_T")
+_H = TypeVar("_H", bound=Hook)
 _MAX_ATTEMPTS = 1_000
-_FEED_BATCH = 1_000
 _CACHED_JOBS = 1_000
 _CACHED_COMPONENTS = 100_000
+_ALL = 1 << 62
 
 
 def utc_now() -> datetime:
@@ -46,14 +51,19 @@ def utc_now() -> datetime:
 
 class Tracker:
     """Tracks jobs made of many components: create them, report on their components, ask
-    where they stand, wait for them, list and prune them.
+    where they stand, wait for them, run code when they finish, list and prune them.
 
-    Safe to share between threads; use as a context manager or call `close()`.
+    Queries first catch the store's status view up with everything recorded, so a caller
+    always sees its own reports and no separate daemon is needed. Safe to share between
+    threads; use as a context manager or call `close()`.
     """
 
     def __init__(self, ledger: Ledger, *, clock: Clock = utc_now) -> None:
         self._ledger = ledger
         self._clock = clock
+        self._view: StatusView = ledger.status_view()
+        self._updater = ViewUpdater(ledger, self._view, clock)
+        self._hooks = HookRunner(ledger, ledger.factory.tracking_recorder(), clock)
         self._jobs: BoundedCache[UUID, Job] = BoundedCache(_CACHED_JOBS)
         self._known: BoundedCache[tuple[UUID, str], ComponentStatus] = BoundedCache(
             _CACHED_COMPONENTS
@@ -128,7 +138,7 @@ class Tracker:
 
         def attempt() -> None:
             job = self._job(job_id, fresh=True)
-            finished = self._fold(job).is_finished
+            finished = self.summary(job_id).is_finished
             self._append(job.add_components(components, finished=finished, at=self._clock()))
 
         self._retrying(attempt)
@@ -219,34 +229,97 @@ class Tracker:
         return self.report(job_id, component, Status.FAILED, message=message, progress=progress)
 
     def cancel(self, job_id: UUID | str, reason: str = "") -> None:
-        """Cancel an unfinished job; cancelling a cancelled job is a no-op."""
+        """Cancel an unfinished job (recording its finish at once); cancelling a cancelled
+        job is a no-op."""
         job_id = parse_job_id(job_id, JobNotFound)
 
         def attempt() -> None:
             job = self._job(job_id, fresh=True)
-            event = job.cancel(reason, finished=self._fold(job).is_finished, at=self._clock())
-            if event is not None:
-                self._append(event)
+            events = job.cancel(reason, finished=self.summary(job_id).is_finished, at=self._clock())
+            if events is not None:
+                self._append(*events)
 
         self._retrying(attempt)
+
+    # Hooks
+
+    def on_completed(self, hook: _H, *, name: str | None = None) -> _H:
+        """Run `hook(FinishedJob)` once each job completes (at least once; see run_hooks)."""
+        return self._register(hook, name, Status.COMPLETED)
+
+    def on_failed(self, hook: _H, *, name: str | None = None) -> _H:
+        """Run `hook(FinishedJob)` once each job fails."""
+        return self._register(hook, name, Status.FAILED)
+
+    def on_finished(self, hook: _H, *, name: str | None = None) -> _H:
+        """Run `hook(FinishedJob)` once each job completes, fails or is cancelled."""
+        return self._register(hook, name, Status.COMPLETED, Status.FAILED, Status.CANCELLED)
+
+    def run_hooks(
+        self, *, once: bool = False, stop: Callable[[], bool] | None = None, poll: float = 1.0
+    ) -> int:
+        """Run the hooks of jobs that finished: everything due now if `once` (for tests and
+        cron), else until `stop()` is true (for a worker process). Returns the calls made."""
+        if once:
+            self._updater.catch_up()
+            return self._hooks.run_once()
+        calls = 0
+        while not (stop is not None and stop()):
+            self._updater.catch_up()
+            made = self._hooks.run_once()
+            calls += made
+            if not made:
+                time.sleep(poll)
+        return calls
 
     # Queries
 
     def status(self, job_id: UUID | str) -> JobStatus:
-        """Where the job stands now, with every component."""
-        return self._fold(self._job(parse_job_id(job_id, JobNotFound), fresh=True))
+        """Where the job stands now, with every component in declared order."""
+        job_id = parse_job_id(job_id, JobNotFound)
+        summary = self.summary(job_id)
+        with store_errors():
+            rows = self._view.components(job_id, after=-1, limit=_ALL)
+        return JobStatus(**dict(summary), components={r.status.name: r.status for r in rows})
+
+    def summary(self, job_id: UUID | str) -> JobSummary:
+        """Where the job stands now, without the components: one row of the status view."""
+        job_id = parse_job_id(job_id, JobNotFound)
+        self._updater.catch_up()
+        with store_errors():
+            row, _ = self._view.load(job_id, ())
+        if row is None:
+            raise JobNotFound(f"no job with id {job_id}")
+        return row.tally.summary()
+
+    def components(
+        self, job_id: UUID | str, *, limit: int = 100, cursor: str | None = None
+    ) -> ComponentPage:
+        """One page of a job's components in declared order, for jobs too large to load."""
+        job_id = parse_job_id(job_id, JobNotFound)
+        after = _cursor(cursor, default=-1)
+        self.summary(job_id)
+        with store_errors():
+            rows = self._view.components(job_id, after=after, limit=_limit(limit) + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return ComponentPage(
+            items=tuple(r.status for r in rows),
+            next_cursor=str(rows[-1].ordinal) if more else None,
+        )
 
     def history(self, job_id: UUID | str, component: str | None = None) -> list[StatusEvent]:
-        """The recorded status reports of a job, or of one component, in recorded order."""
+        """The recorded reports of a job (and its hook runs), or of one component, in
+        recorded order."""
         job = self._job(parse_job_id(job_id, JobNotFound), fresh=True)
         if component is not None:
             job.require(component)
             return [StatusEvent.of(e) for e in self._reports(job.id, component)]
-        streams = {component_stream_id(job.id, name) for name in job.components}
+        streams = {job.id, *(component_stream_id(job.id, name) for name in job.components)}
         return [
             StatusEvent.of(event)
-            for _, event in self._scan(StatusReported)
-            if isinstance(event, StatusReported) and event.originator_id in streams
+            for event in self._scan(StatusReported, HookRan)
+            if isinstance(event, StatusReported | HookRan) and event.originator_id in streams
         ]
 
     def jobs(
@@ -254,34 +327,42 @@ class Tracker:
     ) -> Page:
         """Jobs newest first, optionally only those whose overall status is `status`."""
         wanted = None if status is None else _status(status)
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise InvalidInput(f"limit must be a positive int, not {limit!r}")
-        before = _cursor(cursor)
-        created = [(p, e.originator_id) for p, e in self._scan(JobCreated) if p < before]
-        items: list[JobSummary] = []
-        for position, job_id in reversed(created):
-            summary = self._summary(job_id)
-            if summary is not None and wanted in {None, summary.overall}:
-                items.append(summary)
-            if len(items) == limit:
-                more = position != created[0][0]
-                return Page(items=tuple(items), next_cursor=str(position) if more else None)
-        return Page(items=tuple(items), next_cursor=None)
+        before = _cursor(cursor, default=_ALL)
+        self._updater.catch_up()
+        with store_errors():
+            rows = self._view.jobs(status=wanted, before=before, limit=_limit(limit) + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return Page(
+            items=tuple(r.tally.summary() for r in rows),
+            next_cursor=str(rows[-1].position) if more else None,
+        )
+
+    def stale(self, older_than: timedelta, *, limit: int = 100) -> list[StaleComponent]:
+        """In-progress or retrying components with no report for `older_than`, oldest first:
+        an `in_progress` report doubles as a heartbeat."""
+        if not isinstance(older_than, timedelta) or older_than < timedelta(0):
+            raise InvalidInput(f"older_than must be a non-negative timedelta, not {older_than!r}")
+        self._updater.catch_up()
+        with store_errors():
+            rows = self._view.stale(before=self._clock() - older_than, limit=_limit(limit))
+        return [StaleComponent(job_id=r.job_id, component=r.status) for r in rows]
 
     def wait(self, job_id: UUID | str, *, timeout: float | None = None) -> JobStatus:
         """Block until the job has finished and return its final status.
 
         Woken at once by reports made through this Tracker; reports from other processes are
-        seen by polling with back-off (10 ms doubling to 1 s). Raises `TimeoutError`.
+        seen by polling the status view with back-off (10 ms doubling to 1 s). Raises
+        `TimeoutError`.
         """
         job_id = parse_job_id(job_id, JobNotFound)
         deadline = None if timeout is None else time.monotonic() + timeout
         delay = 0.01
         while True:
             generation = self._generation
-            current = self.status(job_id)
+            current = self.summary(job_id)
             if current.is_finished:
-                return current
+                return self.status(job_id)
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 raise TimeoutError(
@@ -290,25 +371,51 @@ class Tracker:
             self._await_change(generation, delay if remaining is None else min(delay, remaining))
             delay = min(delay * 2, 1.0)
 
-    def prune(self, *, finished_before: datetime, dry_run: bool = False) -> int:
-        """Delete whole jobs that finished before `finished_before` (timezone-aware) and
-        return how many; unfinished jobs are never touched. `dry_run` only counts."""
+    # Maintenance
+
+    def prune(
+        self,
+        *,
+        finished_before: datetime,
+        dry_run: bool = False,
+        keep_failed_for: timedelta = timedelta(0),
+    ) -> int:
+        """Delete whole jobs (events, finish record, hook runs, view rows) that finished
+        before `finished_before` — failed ones `keep_failed_for` longer — and return how
+        many. Unfinished jobs are never touched; `dry_run` only counts."""
         if not isinstance(finished_before, datetime) or finished_before.tzinfo is None:
             raise InvalidInput(
                 f"finished_before must be a timezone-aware datetime, not {finished_before!r}"
             )
-        pruned = 0
-        for _, created in self._scan(JobCreated):
-            summary = self._summary(created.originator_id)
-            if summary is None or summary.finished_at is None:
-                continue
-            if summary.finished_at < finished_before:
-                pruned += 1
-                if not dry_run:
-                    self._delete(self._job(created.originator_id, fresh=True))
-        return pruned
+        doomed: list[UUID] = []
+        for outcome in (Status.COMPLETED, Status.FAILED, Status.CANCELLED):
+            cutoff = finished_before - (
+                keep_failed_for if outcome is Status.FAILED else timedelta(0)
+            )
+            cursor = None
+            while True:
+                page = self.jobs(status=outcome, limit=1_000, cursor=cursor)
+                doomed.extend(
+                    s.job_id for s in page.items if s.finished_at and s.finished_at < cutoff
+                )
+                if (cursor := page.next_cursor) is None:
+                    break
+        if not dry_run:
+            for job_id in doomed:
+                self._delete(self._job(job_id, fresh=True))
+        return len(doomed)
+
+    def rebuild_view(self) -> ViewCheck:
+        """Recompute the status view from the events, report every row that differed, and
+        repair it."""
+        self._updater.catch_up()
+        return rebuild_view(self._ledger, self._view, self._clock, LocalStatusView())
 
     # Internals
+
+    def _register(self, hook: _H, name: str | None, *outcomes: Status) -> _H:
+        self._hooks.register(name or str(getattr(hook, "__qualname__", hook)), outcomes, hook)
+        return hook
 
     def _append(self, *events: JobEvent) -> list[int]:
         positions = self._ledger.append(*events)
@@ -333,8 +440,7 @@ class Tracker:
         cached = None if fresh else self._jobs.get(job_id)
         if cached is not None:
             return cached
-        events = self._ledger.stream(job_id)
-        job = Job.replay(job_id, [e for e in events if not isinstance(e, StatusReported)])
+        job = self._ledger.job(job_id)
         self._jobs.put(job_id, job)
         return job
 
@@ -348,27 +454,17 @@ class Tracker:
             current = current.evolve(event)
         return current
 
-    def _fold(self, job: Job) -> JobStatus:
-        events: list[JobEvent] = list(self._ledger.stream(job.id))
-        for name in job.components:
-            events.extend(self._reports(job.id, name))
-        return fold(None, events)
-
-    def _summary(self, job_id: UUID) -> JobSummary | None:
-        try:
-            return self._fold(self._job(job_id, fresh=True)).summary()
-        except JobNotFound:
-            return None
-
-    def _scan(self, kind: type[JobEvent]) -> Iterable[tuple[int, JobEvent]]:
+    def _scan(self, *kinds: type[JobEvent]) -> Iterable[JobEvent]:
         after = 0
-        while batch := self._ledger.feed(after=after, limit=_FEED_BATCH, types=[kind]):
-            yield from batch
+        while batch := self._ledger.feed(after=after, limit=1_000, types=kinds):
+            yield from (event for _, event in batch)
             after = batch[-1][0]
 
     def _delete(self, job: Job) -> None:
         streams = [job.id, *(component_stream_id(job.id, name) for name in job.components)]
         self._ledger.delete_streams(streams)
+        with store_errors():
+            self._view.delete([job.id])
         self._jobs.discard(job.id)
         for name in job.components:
             self._known.discard((job.id, name))
@@ -381,9 +477,15 @@ def _status(value: Status | str) -> Status:
         raise InvalidInput(f"unknown status {value!r}") from None
 
 
-def _cursor(cursor: str | None) -> int:
+def _limit(limit: int) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise InvalidInput(f"limit must be a positive int, not {limit!r}")
+    return limit
+
+
+def _cursor(cursor: str | None, *, default: int) -> int:
     if cursor is None:
-        return 1 << 62
+        return default
     if isinstance(cursor, str) and cursor.isdigit():
         return int(cursor)
-    raise InvalidInput(f"malformed cursor {cursor!r}: pass back a next_cursor from jobs()")
+    raise InvalidInput(f"malformed cursor {cursor!r}: pass back a next_cursor you were given")

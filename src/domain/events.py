@@ -48,6 +48,13 @@ class JobCancelled(Event):
     reason: str
 
 
+class JobFinished(Event):
+    """The job reached its outcome: recorded once, as the next event of the job's stream."""
+
+    outcome: Status
+    finished_at: datetime
+
+
 class StatusReported(Event):
     """A worker reported the status of one component of a job."""
 
@@ -58,7 +65,18 @@ class StatusReported(Event):
     progress: float | None
 
 
-JobEvent = JobCreated | ComponentsAdded | JobCancelled | StatusReported
+class HookRan(Event):
+    """A hook ran for a finished job (recorded in the job's stream): it `succeeded`, or it
+    raised `error`; `gave_up` marks the last attempt."""
+
+    hook: str
+    succeeded: bool
+    error: str = ""
+    gave_up: bool = False
+
+
+JobStreamEvent = JobCreated | ComponentsAdded | JobCancelled | JobFinished | HookRan
+JobEvent = JobStreamEvent | StatusReported
 
 
 def component_stream_id(job_id: UUID, component: str) -> UUID:

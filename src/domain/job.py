@@ -11,7 +11,15 @@ from uuid import UUID
 from pydantic import JsonValue
 
 from .errors import InvalidTransition, JobNotFound, UnknownComponent
-from .events import ComponentsAdded, JobCancelled, JobCreated
+from .events import (
+    ComponentsAdded,
+    HookRan,
+    JobCancelled,
+    JobCreated,
+    JobFinished,
+    JobStreamEvent,
+)
+from .status import Status
 from .validation import (
     check_allowed_failures,
     check_components,
@@ -19,8 +27,6 @@ from .validation import (
     check_metadata,
     check_name,
 )
-
-JobStreamEvent = JobCreated | ComponentsAdded | JobCancelled
 
 
 def define_job(
@@ -54,6 +60,8 @@ class Job:
     created: JobCreated
     components: tuple[str, ...]
     cancelled: JobCancelled | None = None
+    finished: JobFinished | None = None
+    hook_runs: tuple[HookRan, ...] = ()
 
     @classmethod
     def replay(cls, job_id: UUID, events: Iterable[JobStreamEvent]) -> Job:
@@ -81,6 +89,12 @@ class Job:
             )
         if isinstance(event, JobCancelled):
             return replace(self, version=event.originator_version, cancelled=event)
+        if isinstance(event, JobFinished):
+            return replace(self, version=event.originator_version, finished=event)
+        if isinstance(event, HookRan):
+            return replace(
+                self, version=event.originator_version, hook_runs=(*self.hook_runs, event)
+            )
         raise TypeError(f"unexpected event in the stream of job {self.id}: {event!r}")
 
     @cached_property
@@ -107,7 +121,7 @@ class Job:
         self, components: object, *, finished: bool, at: datetime
     ) -> ComponentsAdded:
         """Return the event adding components; only while the job has not finished."""
-        if finished:
+        if finished or self.finished is not None or self.cancelled is not None:
             raise InvalidTransition(f"job {self.id} has finished; no components can be added")
         return ComponentsAdded(
             originator_id=self.id,
@@ -116,15 +130,25 @@ class Job:
             components=check_components(components, existing=self.components),
         )
 
-    def cancel(self, reason: object, *, finished: bool, at: datetime) -> JobCancelled | None:
-        """Return the event cancelling the job, or None if it is already cancelled."""
+    def cancel(
+        self, reason: object, *, finished: bool, at: datetime
+    ) -> tuple[JobCancelled, JobFinished] | None:
+        """Return the events cancelling the job and recording that outcome, or None if it is
+        already cancelled."""
         if self.cancelled is not None:
             return None
-        if finished:
+        if finished or self.finished is not None:
             raise InvalidTransition(f"job {self.id} has already finished; it cannot be cancelled")
-        return JobCancelled(
+        cancelled = JobCancelled(
             originator_id=self.id,
             originator_version=self.version + 1,
             timestamp=at,
             reason=check_message(reason),
+        )
+        return cancelled, JobFinished(
+            originator_id=self.id,
+            originator_version=self.version + 2,
+            timestamp=at,
+            outcome=Status.CANCELLED,
+            finished_at=at,
         )

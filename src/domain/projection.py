@@ -1,14 +1,16 @@
 """The status projection: one pure fold from a job's events to where the job stands.
 
-The same fold serves a replay of the events, the maintained read model and users' own
-projections. Its laws (checked with Hypothesis): any interleaving that keeps each stream's
-order gives the same status; folding in steps equals folding at once; a repeated final report
-changes nothing; counts add up to the number of components.
+The fold works event by event on a `Tally` (the job's summary accumulators) and the rows of
+the components an event touches, so the same step serves a full replay (`fold`), the
+maintained status view (which loads only the touched rows) and users' own projections.
+Its laws (checked with Hypothesis): any interleaving that keeps each stream's order gives the
+same state; folding in steps equals folding at once; a repeated final report changes
+nothing; counts add up to the number of components.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from datetime import datetime
 from uuid import UUID
 
@@ -16,10 +18,16 @@ from pydantic import BaseModel, ConfigDict, JsonValue, computed_field
 
 from .component import ComponentStatus
 from .errors import UnknownComponent
-from .events import ComponentsAdded, JobCancelled, JobCreated, JobEvent, StatusReported
+from .events import (
+    ComponentsAdded,
+    HookRan,
+    JobCancelled,
+    JobCreated,
+    JobEvent,
+    JobFinished,
+    StatusReported,
+)
 from .status import Status
-
-_DEFINITION = {"job_id", "name", "metadata", "allowed_failures", "created_at"}
 
 COMPONENT_STATUSES = (
     Status.PENDING,
@@ -29,6 +37,9 @@ COMPONENT_STATUSES = (
     Status.FAILED,
 )
 
+_MICROS = 1_000_000
+"""Progress fractions are summed in millionths, so the sum is exact in any order."""
+
 
 class JobSummary(BaseModel):
     """Where a job stands, without its per-component detail.
@@ -36,7 +47,7 @@ class JobSummary(BaseModel):
     `counts` has one entry per component status (pending, in_progress, retrying, completed,
     failed) and adds up to `total`. `progress` is (completed + fractions reported by
     components in progress) / total. `finished_at` is when the outcome was reached, by the
-    timestamps of the reports that decided it.
+    timestamps of the events that decided it.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -66,118 +77,187 @@ class JobStatus(JobSummary):
 
     components: Mapping[str, ComponentStatus]
 
-    def summary(self) -> JobSummary:
-        """The same status without the per-component detail."""
-        return JobSummary(**self.model_dump(exclude={"components", "is_finished"}))
 
+class Tally(BaseModel):
+    """A job's summary accumulators: everything its `JobSummary` is derived from, kept
+    up to date event by event without looking at unaffected components."""
 
-def fold(state: JobStatus | None, events: Iterable[JobEvent]) -> JobStatus:
-    """Return the status after applying `events` to `state` (None before the job exists)."""
-    draft = _Draft(state)
-    for event in events:
-        draft.apply(event)
-    return draft.build()
+    model_config = ConfigDict(frozen=True)
 
+    job_id: UUID
+    name: str | None
+    metadata: dict[str, JsonValue]
+    allowed_failures: int
+    created_at: datetime
+    updated_at: datetime
+    job_version: int
+    counts: dict[Status, int]
+    progress_micros: int = 0
+    last_final_at: datetime | None = None
+    failure_times: tuple[datetime, ...] = ()
+    cancel_reason: str | None = None
+    cancelled_at: datetime | None = None
+    recorded: JobFinished | None = None
 
-class _Draft:
-    """Mutable scratch state for one `fold` call; never escapes it."""
-
-    def __init__(self, state: JobStatus | None) -> None:
-        self.definition: dict[str, object] | None = None
-        self.components: dict[str, ComponentStatus] = {}
-        self.cancel_reason: str | None = None
-        self.cancelled_at: datetime | None = None
-        self.updated_at: datetime | None = None
-        if state is not None:
-            self.definition = state.model_dump(include=_DEFINITION)
-            self.components = dict(state.components)
-            self.cancel_reason = state.cancel_reason
-            self.cancelled_at = state.finished_at if state.cancel_reason is not None else None
-            self.updated_at = state.updated_at
-
-    def apply(self, event: JobEvent) -> None:
-        if isinstance(event, StatusReported):
-            if not self._report(event):
-                return
-        elif isinstance(event, JobCreated):
-            if self.definition is not None:
-                raise ValueError(f"job {event.originator_id} is created twice")
-            self.definition = {
-                "job_id": event.originator_id,
-                "name": event.name,
-                "metadata": event.metadata,
-                "allowed_failures": event.allowed_failures,
-                "created_at": event.timestamp,
-            }
-            self._add(event.components)
-        elif isinstance(event, ComponentsAdded):
-            self._add(event.components)
-        elif isinstance(event, JobCancelled):
-            if self.cancel_reason is not None:
-                return
-            self.cancel_reason, self.cancelled_at = event.reason, event.timestamp
-        if self.updated_at is None or event.timestamp > self.updated_at:
-            self.updated_at = event.timestamp
-
-    def _add(self, names: Iterable[str]) -> None:
-        for name in names:
-            self.components.setdefault(name, ComponentStatus(name=name))
-
-    def _report(self, event: StatusReported) -> bool:
-        try:
-            current = self.components[event.component]
-        except KeyError:
-            raise UnknownComponent(
-                f"job {event.job_id} has no component {event.component!r}"
-            ) from None
-        new = current.evolve(event)
-        self.components[event.component] = new
-        return new is not current
-
-    def build(self) -> JobStatus:
-        definition = self.definition
-        if definition is None:
-            raise ValueError("a job's events must start with JobCreated")
-        allowed_failures = definition["allowed_failures"]
-        assert isinstance(allowed_failures, int)
+    @classmethod
+    def start(cls, event: JobCreated) -> Tally:
+        """The tally of a job just created: every component pending."""
         counts = dict.fromkeys(COMPONENT_STATUSES, 0)
-        partial = 0.0
-        for component in self.components.values():
-            counts[component.status] += 1
-            if component.status is Status.IN_PROGRESS and component.progress is not None:
-                partial += component.progress
-        total = len(self.components)
-        overall, finished_at = self._outcome(allowed_failures, counts, total)
-        return JobStatus(
-            **definition,
-            overall=overall,
+        counts[Status.PENDING] = len(event.components)
+        return cls(
+            job_id=event.originator_id,
+            name=event.name,
+            metadata=event.metadata,
+            allowed_failures=event.allowed_failures,
+            created_at=event.timestamp,
+            updated_at=event.timestamp,
+            job_version=event.originator_version,
             counts=counts,
-            total=total,
-            progress=(counts[Status.COMPLETED] + partial) / total,
-            updated_at=self.updated_at,
-            finished_at=finished_at,
-            cancel_reason=self.cancel_reason,
-            components=self.components,
         )
 
-    def _outcome(
-        self, allowed_failures: int, counts: Mapping[Status, int], total: int
-    ) -> tuple[Status, datetime | None]:
-        if self.cancel_reason is not None:
+    @property
+    def total(self) -> int:
+        """The number of components."""
+        return sum(self.counts.values())
+
+    def derived_outcome(self) -> tuple[Status, datetime | None]:
+        """The overall status and finish time the component statuses imply."""
+        counts = self.counts
+        if self.cancelled_at is not None:
             return Status.CANCELLED, self.cancelled_at
-        if counts[Status.FAILED] > allowed_failures:
-            return Status.FAILED, sorted(self._finished_times(Status.FAILED))[allowed_failures]
-        if counts[Status.COMPLETED] + counts[Status.FAILED] == total:
-            return Status.COMPLETED, max(
-                self._finished_times(Status.COMPLETED, Status.FAILED), default=None
-            )
-        if counts[Status.PENDING] < total:
+        if counts[Status.FAILED] > self.allowed_failures:
+            return Status.FAILED, self.failure_times[self.allowed_failures]
+        if counts[Status.COMPLETED] + counts[Status.FAILED] == self.total:
+            return Status.COMPLETED, self.last_final_at
+        if counts[Status.PENDING] < self.total:
             return Status.IN_PROGRESS, None
         return Status.PENDING, None
 
-    def _finished_times(self, *statuses: Status) -> list[datetime]:
-        return [
-            c.updated_at
-            for c in self.components.values()
-            if c.status in statuses and c.updated_at is not None
-        ]
+    def finish(self, *, at: datetime) -> JobFinished | None:
+        """The event recording the outcome the components imply, if there is one and none is
+        recorded yet. It claims the job stream's next version as this tally knows it, so a
+        lifecycle event the tally has not seen yet makes the append conflict."""
+        outcome, finished_at = self.derived_outcome()
+        if self.recorded is not None or not outcome.is_terminal or finished_at is None:
+            return None
+        return JobFinished(
+            originator_id=self.job_id,
+            originator_version=self.job_version + 1,
+            timestamp=at,
+            outcome=outcome,
+            finished_at=finished_at,
+        )
+
+    def summary(self) -> JobSummary:
+        """The public summary; a recorded finish is authoritative over the derived one."""
+        overall, finished_at = self.derived_outcome()
+        if self.recorded is not None:
+            overall, finished_at = self.recorded.outcome, self.recorded.finished_at
+        return JobSummary(
+            job_id=self.job_id,
+            name=self.name,
+            metadata=self.metadata,
+            allowed_failures=self.allowed_failures,
+            overall=overall,
+            counts=self.counts,
+            total=self.total,
+            progress=(self.counts[Status.COMPLETED] * _MICROS + self.progress_micros)
+            / (self.total * _MICROS),
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+            finished_at=finished_at,
+            cancel_reason=self.cancel_reason,
+        )
+
+
+class JobState(BaseModel):
+    """The state `fold` produces: the tally and every component's status."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tally: Tally
+    components: Mapping[str, ComponentStatus]
+
+    @property
+    def status(self) -> JobStatus:
+        """The public status with every component."""
+        return JobStatus(**dict(self.tally.summary()), components=self.components)
+
+
+def fold(state: JobState | None, events: Iterable[JobEvent]) -> JobState:
+    """Return the state after applying `events` to `state` (None before the job exists)."""
+    tally = state.tally if state else None
+    components = dict(state.components) if state else {}
+    for event in events:
+        tally = step(tally, components, event)
+    if tally is None:
+        raise ValueError("a job's events must start with JobCreated")
+    return JobState(tally=tally, components=components)
+
+
+def step(
+    tally: Tally | None, components: MutableMapping[str, ComponentStatus], event: JobEvent
+) -> Tally:
+    """Apply one event: update the touched entries of `components` in place and return the
+    new tally. `components` must hold at least the component a report is about."""
+    if isinstance(event, JobCreated):
+        if tally is not None:
+            raise ValueError(f"job {event.originator_id} is created twice")
+        components.update((n, ComponentStatus(name=n)) for n in event.components)
+        return Tally.start(event)
+    if tally is None:
+        raise ValueError(f"an event of job {event.originator_id} came before its creation")
+    if isinstance(event, StatusReported):
+        return _report(tally, components, event)
+    if isinstance(event, HookRan):
+        return tally.model_copy(
+            update={"job_version": max(tally.job_version, event.originator_version)}
+        )
+    changes: dict[str, object] = {"job_version": max(tally.job_version, event.originator_version)}
+    if isinstance(event, ComponentsAdded):
+        components.update((n, ComponentStatus(name=n)) for n in event.components)
+        counts = dict(tally.counts)
+        counts[Status.PENDING] += len(event.components)
+        changes["counts"] = counts
+    elif isinstance(event, JobCancelled) and tally.cancelled_at is None:
+        changes.update(cancel_reason=event.reason, cancelled_at=event.timestamp)
+    elif isinstance(event, JobFinished) and tally.recorded is None:
+        changes["recorded"] = event
+    return _touched(tally, event.timestamp, **changes)
+
+
+def _report(
+    tally: Tally, components: MutableMapping[str, ComponentStatus], event: StatusReported
+) -> Tally:
+    try:
+        before = components[event.component]
+    except KeyError:
+        raise UnknownComponent(f"job {event.job_id} has no component {event.component!r}") from None
+    after = before.evolve(event)
+    if after is before:
+        return tally
+    components[event.component] = after
+    counts = dict(tally.counts)
+    counts[before.status] -= 1
+    counts[after.status] += 1
+    changes: dict[str, object] = {
+        "counts": counts,
+        "progress_micros": tally.progress_micros + _micros(after) - _micros(before),
+    }
+    if after.status.is_terminal:
+        last = tally.last_final_at
+        changes["last_final_at"] = event.timestamp if last is None else max(last, event.timestamp)
+    if after.status is Status.FAILED:
+        times = sorted([*tally.failure_times, event.timestamp])
+        changes["failure_times"] = tuple(times[: tally.allowed_failures + 1])
+    return _touched(tally, event.timestamp, **changes)
+
+
+def _micros(component: ComponentStatus) -> int:
+    if component.status is Status.IN_PROGRESS and component.progress is not None:
+        return round(component.progress * _MICROS)
+    return 0
+
+
+def _touched(tally: Tally, at: datetime, **changes: object) -> Tally:
+    return tally.model_copy(update={**changes, "updated_at": max(tally.updated_at, at)})

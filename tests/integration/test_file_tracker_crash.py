@@ -68,5 +68,5 @@ def test_killed_workers_lose_and_double_nothing(tmp_path: Path) -> None:
         events = list(tracker.ledger.stream(job))
         for component in status.components:
             events.extend(tracker.ledger.stream(component_stream_id(job, component)))
-        assert fold(None, events) == status
+        assert fold(None, events).status == status
         assert status.overall is Status.COMPLETED

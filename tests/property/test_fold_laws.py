@@ -59,16 +59,17 @@ def test_counts_add_up_and_terminal_components_never_decrease(
     events = data.draw(interleavings(history))
     state = fold(None, events[:1])
     for event in events[1:]:
-        before = terminal_count(state)
+        before = terminal_count(state.status)
         state = fold(state, [event])
-        assert sum(state.counts.values()) == state.total == len(state.components)
-        assert terminal_count(state) >= before
-        assert 0 <= state.progress <= 1
+        status = state.status
+        assert sum(status.counts.values()) == status.total == len(status.components)
+        assert terminal_count(status) >= before
+        assert 0 <= status.progress <= 1
 
 
 @given(job_histories())
 def test_outcome_follows_the_policy(history: JobHistory) -> None:
-    status = fold(None, history.in_stream_order())
+    status = fold(None, history.in_stream_order()).status
     finals = [r[-1].status for r in history.reports.values() if r and r[-1].status.is_terminal]
     failed = finals.count(Status.FAILED)
     if any(e.__class__.__name__ == "JobCancelled" for e in history.job_events):

@@ -1,0 +1,78 @@
+"""An in-process status view: the memory store's own, the scratch space `rebuild_view()`
+recomputes into, and a process-local stand-in for stores that keep no view of their own."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from threading import RLock
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError
+
+from ..domain.status import Status
+from .ports import ComponentRow, JobRow, StatusView
+
+_ACTIVE = (Status.IN_PROGRESS, Status.RETRYING)
+
+
+class LocalStatusView(StatusView):
+    """Rows in dicts behind one lock."""
+
+    def __init__(self) -> None:
+        self._lock = RLock()
+        self._position = 0
+        self._jobs: dict[UUID, JobRow] = {}
+        self._components: dict[UUID, dict[str, ComponentRow]] = {}
+
+    def position(self) -> int:
+        return self._position
+
+    def load(
+        self, job_id: UUID, components: Collection[str]
+    ) -> tuple[JobRow | None, list[ComponentRow]]:
+        with self._lock:
+            rows = self._components.get(job_id, {})
+            return self._jobs.get(job_id), [rows[n] for n in components if n in rows]
+
+    def commit(
+        self, since: int, until: int, jobs: Sequence[JobRow], components: Sequence[ComponentRow]
+    ) -> None:
+        with self._lock:
+            if self._position != since:
+                raise IntegrityError(f"view is at position {self._position}, not {since}")
+            for job in jobs:
+                self._jobs[job.tally.job_id] = job
+            for row in components:
+                self._components.setdefault(row.job_id, {})[row.status.name] = row
+            self._position = until
+
+    def components(self, job_id: UUID, *, after: int, limit: int) -> list[ComponentRow]:
+        with self._lock:
+            rows = sorted(self._components.get(job_id, {}).values(), key=lambda r: r.ordinal)
+        return [r for r in rows if r.ordinal > after][:limit]
+
+    def jobs(self, *, status: Status | None, before: int, limit: int) -> list[JobRow]:
+        with self._lock:
+            rows = sorted(self._jobs.values(), key=lambda r: r.position, reverse=True)
+        return [
+            r
+            for r in rows
+            if r.position < before and (status is None or r.tally.summary().overall is status)
+        ][:limit]
+
+    def stale(self, *, before: datetime, limit: int) -> list[ComponentRow]:
+        with self._lock:
+            rows = [r for job in self._components.values() for r in job.values()]
+        active = [
+            r
+            for r in rows
+            if r.status.status in _ACTIVE and r.status.updated_at and r.status.updated_at < before
+        ]
+        return sorted(active, key=lambda r: r.status.updated_at or before)[:limit]
+
+    def delete(self, job_ids: Sequence[UUID]) -> None:
+        with self._lock:
+            for job_id in job_ids:
+                self._jobs.pop(job_id, None)
+                self._components.pop(job_id, None)

@@ -1,0 +1,93 @@
+"""Recompute a status view from the events and repair the rows that drifted."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from .ledger import Ledger, StreamConflict, store_errors
+from .ports import Clock, ComponentRow, JobRow, StatusView
+from .results import Drift, ViewCheck
+from .view_updater import ViewUpdater
+
+_PAGE = 10_000
+
+
+@dataclass
+class _Findings:
+    jobs: int = 0
+    components: int = 0
+    drift: list[Drift] = field(default_factory=list)
+    job_rows: list[JobRow] = field(default_factory=list)
+    component_rows: list[ComponentRow] = field(default_factory=list)
+
+    def check_job(self, expected: JobRow, found: JobRow | None) -> None:
+        self.jobs += 1
+        if found != expected:
+            self.drift.append(_drift(expected, found))
+            self.job_rows.append(expected)
+
+    def check_component(self, expected: ComponentRow, found: ComponentRow | None) -> None:
+        self.components += 1
+        if found != expected:
+            self.drift.append(_drift(expected, found))
+            self.component_rows.append(expected)
+
+
+def rebuild_view(ledger: Ledger, view: StatusView, clock: Clock, scratch: StatusView) -> ViewCheck:
+    """Fold every event up to the view's position into the empty `scratch` view, compare
+    row by row, and write the expected rows back where they differ."""
+    while True:
+        position = view.position()
+        ViewUpdater(ledger, scratch, clock, record_finishes=False).catch_up(until=position)
+        findings = _Findings()
+        for expected in _job_rows(scratch, position):
+            job_id = expected.tally.job_id
+            findings.check_job(expected, view.load(job_id, ())[0])
+            for rows in _component_pages(scratch, expected):
+                existing = view.load(job_id, [r.status.name for r in rows])[1]
+                by_name = {r.status.name: r for r in existing}
+                for row in rows:
+                    findings.check_component(row, by_name.get(row.status.name))
+        try:
+            with store_errors():
+                view.commit(position, position, findings.job_rows, findings.component_rows)
+        except StreamConflict:
+            continue  # the view moved on meanwhile; compare again
+        return ViewCheck(
+            jobs=findings.jobs, components=findings.components, drift=tuple(findings.drift)
+        )
+
+
+def _job_rows(view: StatusView, position: int) -> Iterator[JobRow]:
+    before = position + 1
+    while rows := view.jobs(status=None, before=before, limit=_PAGE):
+        yield from rows
+        before = rows[-1].position
+
+
+def _component_pages(view: StatusView, job: JobRow) -> Iterator[list[ComponentRow]]:
+    after = -1
+    while rows := view.components(job.tally.job_id, after=after, limit=_PAGE):
+        yield rows
+        after = rows[-1].ordinal
+
+
+def _drift(expected: JobRow | ComponentRow, found: JobRow | ComponentRow | None) -> Drift:
+    if isinstance(expected, JobRow):
+        return Drift(
+            job_id=expected.tally.job_id,
+            component=None,
+            expected=expected.tally.model_dump_json(),
+            found=None if not isinstance(found, JobRow) else found.tally.model_dump_json(),
+        )
+    return Drift(
+        job_id=expected.job_id,
+        component=expected.status.name,
+        expected=_component(expected),
+        found=None if not isinstance(found, ComponentRow) else _component(found),
+    )
+
+
+def _component(row: ComponentRow) -> str:
+    return f"#{row.ordinal} {row.status.model_dump_json()}"

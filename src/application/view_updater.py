@@ -1,0 +1,143 @@
+"""Keeps a store's status view caught up with its feed, and records each job's finish once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from ..domain.component import ComponentStatus
+from ..domain.events import (
+    ComponentsAdded,
+    HookRan,
+    JobCancelled,
+    JobCreated,
+    JobEvent,
+    JobFinished,
+    StatusReported,
+)
+from ..domain.projection import Tally, step
+from .ledger import Ledger, StreamConflict, store_errors
+from .ports import Clock, ComponentRow, JobRow, StatusView
+
+logger = logging.getLogger("jobledger")
+
+FOLDED = (JobCreated, ComponentsAdded, JobCancelled, JobFinished, HookRan, StatusReported)
+"""The event types the view applies."""
+
+_BATCH = 500
+
+
+@dataclass
+class _Draft:
+    """The rows of one job touched by a batch, before they are committed."""
+
+    position: int
+    tally: Tally | None
+    ordinals: dict[str, int]
+    components: dict[str, ComponentStatus]
+    touched: set[str] = field(default_factory=set)
+
+
+class ViewUpdater:
+    """Applies the feed to a status view in batches, each with its position, atomically, so
+    each event is applied exactly once however many processes catch up at the same time.
+
+    Before committing a batch after which a job has an outcome and no finish record, it
+    appends that record to the job's stream at the version the view knows; the version check
+    makes the record unique, and a crash before the commit only repeats a check."""
+
+    def __init__(
+        self, ledger: Ledger, view: StatusView, clock: Clock, *, record_finishes: bool = True
+    ) -> None:
+        self._ledger = ledger
+        self._view = view
+        self._clock = clock
+        self._record_finishes = record_finishes
+
+    def catch_up(self, *, until: int | None = None) -> int:
+        """Apply every event recorded so far (or up to position `until`); return the
+        view's position."""
+        while True:
+            since = self._view.position()
+            batch = self._ledger.feed(after=since, limit=_BATCH, types=FOLDED, until=until)
+            if not batch:
+                return since
+            drafts = self._apply(batch)
+            if self._record_finishes:
+                self._record(drafts.values())
+            try:
+                with store_errors():
+                    self._view.commit(since, batch[-1][0], *self._rows(drafts.values()))
+            except StreamConflict:
+                logger.debug("view moved past %d while this batch was applied; again", since)
+
+    def _apply(self, batch: Sequence[tuple[int, JobEvent]]) -> dict[UUID, _Draft]:
+        drafts: dict[UUID, _Draft] = {}
+        for position, event in batch:
+            job_id = event.job_id if isinstance(event, StatusReported) else event.originator_id
+            draft = drafts.get(job_id) or self._load(job_id, position)
+            drafts[job_id] = draft
+            if isinstance(event, StatusReported):
+                self._need(draft, job_id, event.component)
+            if draft.tally is None and not isinstance(event, JobCreated):
+                logger.debug("skipping event %r of unknown (pruned?) job %s", event, job_id)
+                continue
+            new = _new_names(event)
+            first = 0 if draft.tally is None else draft.tally.total
+            draft.ordinals.update((name, first + i) for i, name in enumerate(new))
+            draft.tally = step(draft.tally, draft.components, event)
+            draft.touched.update(new)
+            if isinstance(event, StatusReported):
+                draft.touched.add(event.component)
+        return drafts
+
+    def _load(self, job_id: UUID, position: int) -> _Draft:
+        row, _ = self._view.load(job_id, ())
+        if row is None:
+            return _Draft(position, None, {}, {})
+        return _Draft(row.position, row.tally, {}, {})
+
+    def _need(self, draft: _Draft, job_id: UUID, component: str) -> None:
+        if component in draft.components or draft.tally is None:
+            return
+        _, rows = self._view.load(job_id, [component])
+        for row in rows:
+            draft.components[component] = row.status
+            draft.ordinals[component] = row.ordinal
+
+    def _record(self, drafts: Iterable[_Draft]) -> None:
+        for draft in drafts:
+            if draft.tally is None:
+                continue
+            finished = draft.tally.finish(at=self._clock())
+            if finished is None:
+                continue
+            try:
+                self._ledger.append(finished)
+                logger.info("job %s finished: %s", finished.originator_id, finished.outcome)
+            except StreamConflict:
+                logger.debug(
+                    "finish of job %s recorded elsewhere or not yet due", draft.tally.job_id
+                )
+
+    @staticmethod
+    def _rows(drafts: Iterable[_Draft]) -> tuple[list[JobRow], list[ComponentRow]]:
+        jobs: list[JobRow] = []
+        components: list[ComponentRow] = []
+        for draft in drafts:
+            if draft.tally is None:
+                continue
+            jobs.append(JobRow(draft.position, draft.tally))
+            job_id = draft.tally.job_id
+            components.extend(
+                ComponentRow(job_id, draft.ordinals[n], draft.components[n]) for n in draft.touched
+            )
+        return jobs, components
+
+
+def _new_names(event: JobEvent) -> tuple[str, ...]:
+    if isinstance(event, JobCreated | ComponentsAdded):
+        return event.components
+    return ()
