@@ -67,9 +67,11 @@ class LocalStatusView(StatusView):
         active = [
             r
             for r in rows
-            if r.status.status in _ACTIVE and r.status.updated_at and r.status.updated_at < before
+            if r.status.status in _ACTIVE
+            and r.status.updated_at is not None
+            and r.status.updated_at < before
         ]
-        return sorted(active, key=lambda r: r.status.updated_at or before)[:limit]
+        return sorted(active, key=lambda r: (r.status.updated_at, str(r.job_id), r.ordinal))[:limit]
 
     def delete(self, job_ids: Sequence[UUID]) -> None:
         with self._lock:

@@ -87,7 +87,7 @@ class StatusView(ABC):
     @abstractmethod
     def stale(self, *, before: datetime, limit: int) -> list[ComponentRow]:
         """Up to `limit` in-progress or retrying components last updated before `before`,
-        oldest first."""
+        oldest first, ties in order of job id (as text) and declared order."""
 
     @abstractmethod
     def delete(self, job_ids: Sequence[UUID]) -> None:

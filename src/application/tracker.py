@@ -83,6 +83,11 @@ class Tracker:
         for your own projections. Several Trackers may share one."""
         return self._ledger
 
+    @property
+    def view(self) -> StatusView:
+        """The store's status view (read it through the queries; exposed for inspection)."""
+        return self._view
+
     def close(self) -> None:
         """Release the store's resources (connections, file handles)."""
         self._ledger.close()

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import re
 import threading
-from abc import ABC, abstractmethod
-from collections.abc import Iterator
 from datetime import timedelta
 from uuid import uuid4
 
@@ -18,7 +16,6 @@ import pytest
 from hypothesis import settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from ..application.ports import Clock
 from ..application.tracker import Tracker
 from ..domain.errors import (
     InvalidInput,
@@ -31,26 +28,15 @@ from ..domain.errors import (
 )
 from ..domain.status import Status
 from .clock import FrozenClock
+from .lifecycle import LifecycleContract
 from .machine import TrackerMachine
 
 ODD_NAMES = ["../../etc/passwd", "nul\0inside", "line\nbreak", "ü" * 500, "'; DROP TABLE x; --"]
 
 
-class TrackerContract(ABC):
-    """Behaviour every store gives through `Tracker`; one subclass per store."""
-
-    @abstractmethod
-    def create_tracker(self, clock: Clock) -> Tracker:
-        """Return a Tracker on a fresh, empty store of the kind under test."""
-
-    @pytest.fixture
-    def clock(self) -> FrozenClock:
-        return FrozenClock()
-
-    @pytest.fixture
-    def tracker(self, clock: FrozenClock) -> Iterator[Tracker]:
-        with self.create_tracker(clock) as tracker:
-            yield tracker
+class TrackerContract(LifecycleContract):
+    """Behaviour every store gives through `Tracker`; one subclass per store, implementing
+    `create_tracker(clock)`."""
 
     # Creating jobs
 
