@@ -20,9 +20,11 @@ from ..domain.events import (
     JobCancelled,
     JobCreated,
     JobEvent,
+    JobFinished,
     StatusReported,
     component_stream_id,
 )
+from ..domain.projection import fold
 from ..domain.status import Status
 from ..domain.validation import MAX_NAME_LENGTH
 
@@ -40,10 +42,10 @@ fractions = st.floats(min_value=0, max_value=1, allow_nan=False)
 
 @dataclass(frozen=True)
 class JobHistory:
-    """A valid job: `job_events` (created, maybe components added, maybe cancelled) and the
-    reports of each component in version order."""
+    """A valid job: `job_events` (created, maybe components added, maybe cancelled, maybe
+    its finish record) and the reports of each component in version order."""
 
-    job_events: tuple[JobCreated | ComponentsAdded | JobCancelled, ...]
+    job_events: tuple[JobCreated | ComponentsAdded | JobCancelled | JobFinished, ...]
     reports: dict[str, tuple[StatusReported, ...]]
 
     @property
@@ -100,7 +102,7 @@ def job_histories(draw: st.DrawFn, max_components: int = 6, max_reports: int = 6
     )
     added = draw(st.integers(min_value=0, max_value=len(names) - 1))
     initial, later = names[: len(names) - added], names[len(names) - added :]
-    job_events: list[JobCreated | ComponentsAdded | JobCancelled] = [
+    job_events: list[JobCreated | ComponentsAdded | JobCancelled | JobFinished] = [
         JobCreated(
             originator_id=job_id,
             originator_version=1,
@@ -130,7 +132,11 @@ def job_histories(draw: st.DrawFn, max_components: int = 6, max_reports: int = 6
             )
         )
     reports = {name: draw(component_histories(job_id, name, max_reports)) for name in names}
-    return JobHistory(tuple(job_events), reports)
+    history = JobHistory(tuple(job_events), reports)
+    finished = fold(None, history.in_stream_order()).tally.finish(at=draw(timestamps))
+    if finished is not None and draw(st.booleans()):
+        history = JobHistory((*history.job_events, finished), reports)
+    return history
 
 
 def interleave(streams: Sequence[Sequence[JobEvent]]) -> st.SearchStrategy[list[JobEvent]]:
@@ -146,8 +152,8 @@ def interleave(streams: Sequence[Sequence[JobEvent]]) -> st.SearchStrategy[list[
 
 def interleavings(history: JobHistory) -> st.SearchStrategy[list[JobEvent]]:
     """Draw orders in which a store could record `history`: creation and added components
-    first (reports need their component to exist), then the cancellation, if any, and
-    every component's reports interleaved."""
-    setup = [e for e in history.job_events if not isinstance(e, JobCancelled)]
-    cancelled = [e for e in history.job_events if isinstance(e, JobCancelled)]
-    return interleave([cancelled, *history.reports.values()]).map(lambda rest: [*setup, *rest])
+    first (reports need their component to exist), then the rest of the job's stream
+    (cancellation, finish record) and every component's reports interleaved."""
+    setup = [e for e in history.job_events if isinstance(e, JobCreated | ComponentsAdded)]
+    later = [e for e in history.job_events if isinstance(e, JobCancelled | JobFinished)]
+    return interleave([later, *history.reports.values()]).map(lambda rest: [*setup, *rest])

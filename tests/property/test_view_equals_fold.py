@@ -1,0 +1,48 @@
+"""The maintained status view, caught up in any batches, holds exactly what the fold gives."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from jobledger import fold
+from jobledger.application.ledger import Ledger
+from jobledger.application.local_view import LocalStatusView
+from jobledger.application.view_updater import ViewUpdater
+from jobledger.testing.clock import FrozenClock
+from jobledger.testing.strategies import JobHistory, interleavings, job_histories
+
+
+@given(
+    st.data(),
+    st.lists(
+        job_histories(max_components=4, max_reports=4),
+        min_size=1,
+        max_size=3,
+        unique_by=lambda h: h.job_id,
+    ),
+)
+def test_view_rows_equal_the_fold(data: st.DataObject, histories: list[JobHistory]) -> None:
+    ledger = Ledger({"PERSISTENCE_MODULE": "jobledger.adapters.memory"})
+    orders = [data.draw(interleavings(h)) for h in histories]
+    merged = data.draw(st.permutations([i for i, order in enumerate(orders) for _ in order]))
+    cursors = [iter(order) for order in orders]
+    for index in merged:
+        ledger.append(next(cursors[index]))
+    view = LocalStatusView()
+    updater = ViewUpdater(ledger, view, FrozenClock(), record_finishes=False)
+    for cut in sorted(data.draw(st.lists(st.integers(1, len(merged)), max_size=3))):
+        updater.catch_up(until=cut)
+    updater.catch_up()
+    assert [r.tally.job_id for r in view.jobs(status=None, before=1 << 62, limit=10)] == [
+        h.job_id
+        for h in sorted(histories, key=lambda h: merged.index(histories.index(h)), reverse=True)
+    ]
+    for history, order in zip(histories, orders, strict=True):
+        expected = fold(None, order)
+        row, _ = view.load(history.job_id, ())
+        assert row is not None
+        assert row.tally == expected.tally
+        rows = view.components(history.job_id, after=-1, limit=100)
+        assert {r.status.name: r.status for r in rows} == dict(expected.components)
+        assert [r.status.name for r in rows] == list(expected.components)
