@@ -1,47 +1,342 @@
-"""The `jobledger` command line (for now: help and the demo)."""
+"""The `jobledger` command line: look at jobs, report on them, clean up, run hooks, demo.
+
+Exit codes: 0 success; 4 a jobledger error (unknown job, bad input, store unreachable...),
+printed as one line on stderr; 64 a usage error. `watch` exits 0 completed, 1 failed,
+2 cancelled, 3 timed out. `--json` output is documented in docs/cli.md.
+"""
 
 from __future__ import annotations
 
-import argparse
-import logging
+import importlib
+import re
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 
 from ..application.stores import STORE_VARIABLE, redact, resolve_store_url
 from ..application.tracker import Tracker
 from ..domain.errors import JobledgerError
+from ..domain.status import Status
+from . import cli_output as out
 from .demo import run_demo
 
+EXIT_ERROR = 4
+EXIT_USAGE = 64
+WATCH_EXITS = {Status.COMPLETED: 0, Status.FAILED: 1, Status.CANCELLED: 2}
+WATCH_TIMEOUT = 3
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the process exit code."""
-    parser = argparse.ArgumentParser(
-        prog="jobledger",
-        description="Lock-free, event-sourced status tracking for jobs made of many components.",
+_F = TypeVar("_F", bound=Callable[..., Any])
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"]+", re.IGNORECASE)
+
+
+def _open(context: click.Context) -> Tracker:
+    tracker = Tracker.open(context.obj["store"])
+    context.call_on_close(tracker.close)
+    return tracker
+
+
+def json_option(function: _F) -> _F:
+    """Add `--json`: print the result as JSON for scripts."""
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON (docs/cli.md).")(
+        function
     )
-    parser.add_argument(
-        "--store", help=f"store URL (default: ${STORE_VARIABLE}, else the default store)"
-    )
-    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.add_parser("demo", help="run the example job: downloads, resizes, a notification")
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
-    if args.debug:
-        logging.basicConfig(level=logging.DEBUG)
-    url = resolve_store_url(args.store)
+
+
+def _components(names: Sequence[str], source: str | None) -> list[str]:
+    """Component names from arguments, else a file (`-` or nothing: stdin), one per line."""
+    if names and source is None:
+        return list(names)
     try:
-        with Tracker.open(url) as tracker:
-            final = run_demo(tracker)
-    except JobledgerError as error:
-        if args.debug:
+        text = (
+            sys.stdin.read()
+            if source in {None, "-"}
+            else Path(str(source)).read_text(encoding="utf-8")
+        )
+    except OSError as error:
+        raise JobledgerError(f"cannot read components file {source!r}: {error.strerror}") from None
+    return [*names, *(line for line in text.splitlines() if line.strip())]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--store",
+    envvar=STORE_VARIABLE,
+    help=f"Store URL (memory://, file:DIR, postgresql://...); default ${STORE_VARIABLE}, "
+    "else file:.jobledger",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.pass_context
+def cli(context: click.Context, store: str | None, debug: bool) -> None:
+    """Lock-free, event-sourced status tracking for jobs made of many components."""
+    context.obj = {"store": resolve_store_url(store), "debug": debug}
+
+
+@cli.command()
+@click.argument("components", nargs=-1)
+@click.option("--file", "source", help="Read component names from this file (- for stdin).")
+@click.option("--name", help="A name for the job.")
+@click.option("--allowed-failures", type=int, default=0, show_default=True)
+@click.option("--job-id", help="Use this id (creating again with it is safe).")
+@json_option
+@click.pass_context
+def create(
+    context: click.Context,
+    *,
+    components: tuple[str, ...],
+    source: str | None,
+    name: str | None,
+    allowed_failures: int,
+    job_id: str | None,
+    as_json: bool,
+) -> None:
+    """Create a job; components from arguments, --file, or stdin, one per line."""
+    new = _open(context).create_job(
+        _components(components, source),
+        name=name,
+        allowed_failures=allowed_failures,
+        job_id=job_id,
+    )
+    out.emit_json({"job_id": str(new)}) if as_json else click.echo(str(new))
+
+
+@cli.command()
+@click.argument("job")
+@click.argument("components", nargs=-1)
+@click.option("--file", "source", help="Read component names from this file (- for stdin).")
+@click.pass_context
+def add(context: click.Context, job: str, components: tuple[str, ...], source: str | None) -> None:
+    """Add components to an unfinished job."""
+    _open(context).add_components(job, _components(components, source))
+
+
+def _report_command(status: Status | None) -> click.Command:
+    def command(
+        context: click.Context, job: str, component: str, as_json: bool, **kwargs: Any
+    ) -> None:
+        given: Status | str = status if status is not None else kwargs.pop("status")
+        receipt = _open(context).report(job, component, given, **kwargs)
+        if as_json:
+            out.emit_json(receipt)
+        else:
+            note = "" if receipt.recorded else " (already final; nothing recorded)"
+            click.echo(f"{component}: {receipt.status.value}, version {receipt.version}{note}")
+
+    params: list[click.Parameter] = [click.Argument(["job"]), click.Argument(["component"])]
+    if status is None:
+        params.append(click.Argument(["status"]))
+    params += [
+        click.Option(["--message", "-m"], default="", help="A message to record."),
+        click.Option(["--progress", "-p"], type=float, help="Fraction done, 0..1 (in_progress)."),
+        click.Option(["--json", "as_json"], is_flag=True, help="Print JSON (docs/cli.md)."),
+    ]
+    help_text = f"Report {status.value}." if status else "Report a status for a component."
+    return click.Command(None, callback=click.pass_context(command), params=params, help=help_text)
+
+
+cli.add_command(_report_command(None), "report")
+cli.add_command(_report_command(Status.IN_PROGRESS), "start")
+cli.add_command(_report_command(Status.COMPLETED), "complete")
+cli.add_command(_report_command(Status.FAILED), "fail")
+
+
+@cli.command()
+@click.argument("job")
+@click.option("--limit", default=50, show_default=True, help="Components to show.")
+@json_option
+@click.pass_context
+def status(context: click.Context, job: str, limit: int, as_json: bool) -> None:
+    """Show where a job stands."""
+    tracker = _open(context)
+    if as_json:
+        out.emit_json(tracker.status(job))
+        return
+    summary = tracker.summary(job)
+    page = tracker.components(job, limit=limit)
+    console = out.console()
+    console.print(out.summary_table(summary))
+    console.print(out.components_table(page.items))
+    if page.next_cursor is not None:
+        console.print(f"... {summary.total - len(page.items)} more; use --limit or --json")
+
+
+@cli.command()
+@click.argument("job")
+@click.option("--timeout", type=float, help="Give up after this many seconds (exit 3).")
+@json_option
+@click.pass_context
+def watch(context: click.Context, job: str, timeout: float | None, as_json: bool) -> None:
+    """Show live progress until the job finishes; the exit code tells the outcome."""
+    tracker = _open(context)
+    summary = tracker.summary(job)
+    try:
+        if as_json:
+            final = tracker.wait(job, timeout=timeout)
+            out.emit_json(final)
+        else:
+            final = _watch_live(tracker, job, summary.total, timeout)
+    except TimeoutError as error:
+        click.echo(f"jobledger: {error}", err=True)
+        context.exit(WATCH_TIMEOUT)
+    context.exit(WATCH_EXITS[final.overall])
+
+
+def _watch_live(tracker: Tracker, job: str, total: int, timeout: float | None) -> Any:
+    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn())
+    with Progress(*columns, console=out.console()) as progress:
+        task = progress.add_task(job, total=total)
+        deadline = None if timeout is None else datetime.now(UTC).timestamp() + timeout
+        while True:
+            summary = tracker.summary(job)
+            progress.update(task, completed=summary.progress * total, description=summary.overall)
+            if summary.is_finished:
+                return summary
+            remaining = None if deadline is None else deadline - datetime.now(UTC).timestamp()
+            if remaining is not None and remaining <= 0:
+                raise TimeoutError(f"job {job} has not finished within {timeout} s")
+            try:
+                tracker.wait(job, timeout=0.5 if remaining is None else min(0.5, remaining))
+            except TimeoutError:
+                continue
+
+
+@cli.command("list")
+@click.option("--status", "wanted", type=click.Choice([s.value for s in Status]))
+@click.option("--limit", default=50, show_default=True)
+@click.option("--cursor", help="The next_cursor of the previous page.")
+@json_option
+@click.pass_context
+def list_jobs(
+    context: click.Context, wanted: str | None, limit: int, cursor: str | None, as_json: bool
+) -> None:
+    """List jobs, newest first."""
+    page = _open(context).jobs(status=wanted, limit=limit, cursor=cursor)
+    if as_json:
+        out.emit_json(page)
+        return
+    out.console().print(out.jobs_table(page.items))
+    if page.next_cursor:
+        click.echo(f"more: --cursor {page.next_cursor}")
+
+
+@cli.command()
+@click.argument("job")
+@click.option("--component", help="Only this component.")
+@json_option
+@click.pass_context
+def history(context: click.Context, job: str, component: str | None, as_json: bool) -> None:
+    """List what was recorded for a job, in order."""
+    events = _open(context).history(job, component)
+    out.emit_json(events) if as_json else out.console().print(out.history_table(events))
+
+
+@cli.command()
+@click.argument("job")
+@click.option("--reason", default="", help="Why, for the record.")
+@click.pass_context
+def cancel(context: click.Context, job: str, reason: str) -> None:
+    """Cancel an unfinished job."""
+    _open(context).cancel(job, reason)
+
+
+@cli.command()
+@click.option("--older-than", required=True, help="Finished longer ago than this: 3d, 12h, ...")
+@click.option("--keep-failed-for", default="0s", help="Keep failed jobs this much longer.")
+@click.option("--dry-run", is_flag=True, help="Only count.")
+@json_option
+@click.pass_context
+def prune(
+    context: click.Context, older_than: str, keep_failed_for: str, dry_run: bool, as_json: bool
+) -> None:
+    """Delete whole finished jobs."""
+    count = _open(context).prune(
+        finished_before=datetime.now(UTC) - out.parse_duration(older_than),
+        keep_failed_for=out.parse_duration(keep_failed_for),
+        dry_run=dry_run,
+    )
+    if as_json:
+        out.emit_json({"pruned": count, "dry_run": dry_run})
+    else:
+        click.echo(f"{'would prune' if dry_run else 'pruned'} {count} job(s)")
+
+
+@cli.command()
+@click.option("--older-than", default="10m", show_default=True, help="Quiet for this long.")
+@click.option("--limit", default=100, show_default=True)
+@json_option
+@click.pass_context
+def stale(context: click.Context, older_than: str, limit: int, as_json: bool) -> None:
+    """List in-progress components that stopped reporting."""
+    items = _open(context).stale(out.parse_duration(older_than), limit=limit)
+    out.emit_json(items) if as_json else out.console().print(out.stale_table(items))
+
+
+@cli.command()
+@click.argument("registrars", nargs=-1, required=True)
+@click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
+@click.option("--poll", default=1.0, show_default=True, help="Seconds between looks.")
+@click.pass_context
+def hooks(context: click.Context, registrars: tuple[str, ...], once: bool, poll: float) -> None:
+    """Run the hook runner. Each REGISTRAR is `module:function`, called with the Tracker to
+    register hooks on it (tracker.on_completed(...) etc.)."""
+    tracker = _open(context)
+    for target in registrars:
+        _registrar(target)(tracker)
+    stopping: list[int] = []
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda received, frame: stopping.append(received))
+    calls = tracker.run_hooks(once=once, stop=lambda: bool(stopping), poll=poll)
+    click.echo(f"{calls} hook call(s)", err=True)
+
+
+def _registrar(target: str) -> Callable[[Tracker], object]:
+    module, _, name = target.partition(":")
+    try:
+        function = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError) as error:
+        raise JobledgerError(f"cannot load hook registrar {target!r}: {error}") from None
+    if not callable(function):
+        raise JobledgerError(f"hook registrar {target!r} is not callable")
+    return function  # type: ignore[no-any-return]
+
+
+@cli.command()
+@click.option("--workers", default=4, show_default=True, help="Worker processes.")
+@click.pass_context
+def demo(context: click.Context, workers: int) -> None:
+    """Play the original example: 10 downloads, 100 resizes, then one notification."""
+    final = run_demo(context.obj["store"], workers=workers, console=out.console())
+    context.exit(WATCH_EXITS.get(final.overall, 1))
+
+
+def main(argv: Iterable[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        returned = cli.main(args=args, prog_name="jobledger", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except click.UsageError as error:
+        error.show()
+        return EXIT_USAGE
+    except click.Abort:
+        return EXIT_ERROR
+    except (JobledgerError, click.ClickException) as error:
+        if debug:
             raise
-        print(f"jobledger: {error}", file=sys.stderr)
-        return 1
-    print(f"store: {redact(url)}")
-    return 0 if final.overall.value == "completed" else 1
+        click.echo(f"jobledger: {_redacted(str(error))}", err=True)
+        return EXIT_ERROR
+    return returned if isinstance(returned, int) else 0
+
+
+def _redacted(message: str) -> str:
+    return _URL.sub(lambda match: redact(match.group(0)), message)
 
 
 if __name__ == "__main__":

@@ -1,81 +1,128 @@
 """The demonstration `make demo` runs: the original package's example job.
 
-Ten "download" and a hundred "resize" components are worked on by a pool of threads that
-report through the store; a few attempts fail and are retried; the single "notify"
-component runs once every other component has completed.
+Ten "download" and a hundred "resize" components are worked on by a pool of worker
+processes that report through the store (threads, on the in-process memory store); a few
+attempts fail and are retried. The one "notify" component is dispatched once every other
+component has completed, and an `on_completed` hook announces the finished job, once.
 """
 
 from __future__ import annotations
 
 import random
-import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
+from multiprocessing import get_context
 from uuid import UUID
 
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from ..application.hooks import FinishedJob
+from ..application.stores import describe_store
 from ..application.tracker import Tracker
 from ..domain.projection import JobStatus
 from ..domain.status import Status
+from . import cli_output as out
 
-DOWNLOADS = [f"download-{n:02d}" for n in range(1, 11)]
-RESIZES = [f"resize-{n:03d}" for n in range(1, 101)]
-NOTIFY = "notify"
+GROUPS = {
+    "download": [f"download-{n:02d}" for n in range(1, 11)],
+    "resize": [f"resize-{n:03d}" for n in range(1, 101)],
+    "notify": ["notify"],
+}
+FLAKY = frozenset(["download-03", *random.Random(7).sample(GROUPS["resize"], 6)])
+
+_worker_tracker: Tracker | None = None
 
 
-def run_demo(
-    tracker: Tracker, *, workers: int = 4, out: Callable[[str], None] = print
-) -> JobStatus:
-    """Run the example job on `tracker` and return its final status."""
-    job = tracker.create_job([*DOWNLOADS, *RESIZES, NOTIFY], name="image import")
-    out(f"job {job}: {len(DOWNLOADS)} downloads, {len(RESIZES)} resizes, 1 notification")
-    done = threading.Event()
-    printer = threading.Thread(target=_show_progress, args=(tracker, job, done, out))
-    printer.start()
-    rng = random.Random(7)
-    flaky = set(rng.sample(RESIZES, 5))
-    with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(lambda name: _work(tracker, job, name, name in flaky), DOWNLOADS))
-        list(pool.map(lambda name: _work(tracker, job, name, name in flaky), RESIZES))
-    tracker.start(job, NOTIFY, message="all images ready; notifying")
-    tracker.complete(job, NOTIFY, message="notification sent")
-    final = tracker.wait(job, timeout=60)
-    done.set()
-    printer.join()
-    out(_table(final))
+def run_demo(url: str, *, workers: int = 4, console: Console | None = None) -> JobStatus:
+    """Run the example job on the store at `url` with live progress; return its end."""
+    console = console or out.console()
+    announced: list[FinishedJob] = []
+    with Tracker.open(url) as tracker:
+        tracker.on_completed(announced.append, name="announce")
+        job = tracker.create_job(
+            [name for names in GROUPS.values() for name in names], name="import images"
+        )
+        console.print(f"job {job}: 10 downloads, 100 resizes, then 1 notification")
+        with _pool(url, tracker, workers) as pool, _Display(console) as display:
+            work = [pool.submit(_work, job, n) for n in GROUPS["download"] + GROUPS["resize"]]
+            while not display.show(tracker.status(job)):
+                time.sleep(0.1)
+            work.append(pool.submit(_work, job, "notify"))
+            final = tracker.wait(job, timeout=120)
+            display.show(final)
+            for done in work:
+                done.result()
+        tracker.run_hooks(once=True)
+        for finished in announced:
+            console.print(f"hook {finished.hook!r} ran for {finished.key}: {finished.outcome}")
+        console.print(out.summary_table(final))
+        console.print(f"retried after a failed attempt: {', '.join(sorted(FLAKY))}")
+    console.print(f"store: {describe_store(url)}")
     return final
 
 
-def _work(tracker: Tracker, job: UUID, name: str, flaky: bool) -> None:
+class _Display:
+    """A progress bar per component group, and the number of components retrying."""
+
+    def __init__(self, console: Console) -> None:
+        columns = (TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn())
+        self._progress = Progress(*columns, console=console)
+        self._bars = {g: self._progress.add_task(g, total=len(n)) for g, n in GROUPS.items()}
+
+    def __enter__(self) -> _Display:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def show(self, status: JobStatus) -> bool:
+        """Update the bars; True once everything but the notification has completed."""
+        for group, names in GROUPS.items():
+            states = [status.components[n].status for n in names]
+            retrying = states.count(Status.RETRYING)
+            label = f"{group} ({retrying} retrying)" if retrying else group
+            done = states.count(Status.COMPLETED)
+            self._progress.update(self._bars[group], completed=done, description=label)
+        return all(
+            status.components[n].status is Status.COMPLETED
+            for n in GROUPS["download"] + GROUPS["resize"]
+        )
+
+
+@contextmanager
+def _pool(url: str, tracker: Tracker, workers: int) -> Iterator[Executor]:
+    if url.lower().startswith("memory:"):
+        with ThreadPoolExecutor(workers, initializer=_use, initargs=(tracker,)) as threads:
+            yield threads
+        return
+    spawn = get_context("spawn")
+    with ProcessPoolExecutor(workers, spawn, initializer=_connect, initargs=(url,)) as processes:
+        yield processes
+
+
+def _use(tracker: Tracker) -> None:
+    global _worker_tracker  # noqa: PLW0603 - the worker's tracker, set once per worker
+    _worker_tracker = tracker
+
+
+def _connect(url: str) -> None:
+    _use(Tracker.open(url))
+
+
+def _work(job: UUID, name: str) -> None:
+    tracker = _worker_tracker
+    assert tracker is not None, "worker not initialised"
     tracker.start(job, name, progress=0.0)
-    time.sleep(0.005)
-    if flaky:
+    time.sleep(0.03)
+    if name in FLAKY:
+        tracker.start(job, name, progress=0.4)
         tracker.report(job, name, Status.RETRYING, message="timed out; retrying")
+        time.sleep(0.2)
         tracker.start(job, name, progress=0.0, message="attempt 2")
     tracker.start(job, name, progress=0.5)
-    time.sleep(0.005)
+    time.sleep(0.03)
     tracker.complete(job, name)
-
-
-def _show_progress(
-    tracker: Tracker, job: UUID, done: threading.Event, out: Callable[[str], None]
-) -> None:
-    while not done.wait(0.1):
-        status = tracker.status(job)
-        out(f"  {status.progress:6.1%}  " + _counts(status))
-
-
-def _counts(status: JobStatus) -> str:
-    return ", ".join(f"{s.value} {n}" for s, n in status.counts.items() if n)
-
-
-def _table(status: JobStatus) -> str:
-    groups = {"download": DOWNLOADS, "resize": RESIZES, "notify": [NOTIFY]}
-    lines = [f"job {status.job_id} {status.overall.value} ({status.progress:.0%})"]
-    for group, names in groups.items():
-        states = [status.components[n].status for n in names]
-        done = sum(s is Status.COMPLETED for s in states)
-        lines.append(f"  {group:<9} {done:>3}/{len(names):<3} completed")
-    retried = sum(1 for c in status.components.values() if c.version > 3)
-    lines.append(f"  {retried} components needed a second attempt")
-    return "\n".join(lines)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, computed_field
 
 from ..domain.component import ComponentStatus
 from ..domain.events import HookRan, StatusReported
@@ -26,6 +26,7 @@ class Receipt(BaseModel):
     version: int
     position: int | None
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def recorded(self) -> bool:
         """False when the report repeated a final status and was a no-op."""

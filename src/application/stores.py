@@ -11,7 +11,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from ..domain.errors import ConfigurationError
 
 STORE_VARIABLE = "JOBLEDGER_STORE"
-DEFAULT_STORE = "memory://"
+DEFAULT_STORE = "file:.jobledger"
 
 
 def redact(url: str) -> str:
@@ -47,6 +47,16 @@ def store_environment(url: str) -> dict[str, str]:
         f"unsupported store URL {redact(url)!r}: expected memory://, file:///abs/dir, "
         "file:rel/dir or postgresql://user:password@host:port/dbname"
     )
+
+
+def describe_store(url: str) -> str:
+    """Where the store at `url` lives, for people: a directory, a redacted URL, or memory."""
+    environment = store_environment(url)
+    if "JOBLEDGER_FILE_DIR" in environment:
+        return environment["JOBLEDGER_FILE_DIR"]
+    if "JOBLEDGER_POSTGRES_URL" in environment:
+        return redact(url)
+    return "memory of this process (gone when it exits)"
 
 
 def _path(url: str) -> str:

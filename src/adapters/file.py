@@ -1,0 +1,207 @@
+"""File store: an eventsourcing persistence module keeping events in a directory.
+
+Select it with `PERSISTENCE_MODULE=jobledger.adapters.file` and `JOBLEDGER_FILE_DIR=/abs/dir`
+(or `Tracker.open("file:///abs/dir")`). Many processes, on one host or on hosts sharing the
+directory over NFSv4, may use one store at once; see docs/adapters.md for the guarantees.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from threading import Event, Thread
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import (
+    AggregateRecorder,
+    ApplicationRecorder,
+    InfrastructureFactory,
+    InfrastructureFactoryError,
+    ListenNotifySubscription,
+    Notification,
+    ProcessRecorder,
+    StoredEvent,
+    Subscription,
+    Tracking,
+    TrackingRecorder,
+)
+from eventsourcing.utils import Environment, EnvType, resolve_topic
+
+from ..application.ports import PrunableRecorder
+from .file_prune import delete_streams, recover
+from .file_store import FileStore
+
+POLL_INTERVAL = 0.05
+
+
+class FileAggregateRecorder(AggregateRecorder):
+    """Stored events in a file store; each insert is atomic, durable and version-checked."""
+
+    def __init__(self, store: FileStore) -> None:
+        self.store = store
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        self.store.commit(stored_events, None)
+        return None
+
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        return self.store.events(originator_id, gt, lte, desc, limit)
+
+
+class FileApplicationRecorder(FileAggregateRecorder, ApplicationRecorder, PrunableRecorder):
+    """Adds the notification feed: one gap-free global order over every stream."""
+
+    records_tracking = False
+
+    def __init__(self, store: FileStore) -> None:
+        super().__init__(store)
+        self._listeners: set[Event] = set()
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        tracking = kwargs.get("tracking") if self.records_tracking else None
+        positions = self.store.commit(stored_events, tracking)
+        for listener in list(self._listeners):
+            listener.set()
+        return positions
+
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        first = 1 if start is None else start + (0 if inclusive_of_start else 1)
+        return self.store.feed.notifications(max(first, 1), limit, stop, topics)
+
+    def max_notification_id(self) -> int | None:
+        """The highest position assigned so far (it may belong to a deleted event)."""
+        return self.store.feed.next_position() - 1 or None
+
+    def subscribe(
+        self, gt: int | None = None, topics: Sequence[str] = ()
+    ) -> Subscription[ApplicationRecorder]:
+        return FileSubscription(self, gt=gt, topics=topics)
+
+    def delete_streams(self, originator_ids: Sequence[UUID]) -> None:
+        delete_streams(self.store, originator_ids)
+
+    def listen(self, event: Event) -> None:
+        """Have `event` set after every insert made through this recorder."""
+        self._listeners.add(event)
+
+    def unlisten(self, event: Event) -> None:
+        """Stop setting `event` after inserts."""
+        self._listeners.discard(event)
+
+
+class FileSubscription(ListenNotifySubscription[FileApplicationRecorder]):
+    """Follows the feed: polls it every `POLL_INTERVAL` seconds, and wakes on local inserts."""
+
+    def __init__(
+        self, recorder: FileApplicationRecorder, gt: int | None, topics: Sequence[str]
+    ) -> None:
+        super().__init__(recorder=recorder, gt=gt, topics=topics)
+        self._stopped = Event()
+        recorder.listen(self._has_been_notified)
+        Thread(target=_poll, args=(self._stopped, self._has_been_notified), daemon=True).start()
+
+    def stop(self) -> None:
+        super().stop()
+        self._stopped.set()
+        self._recorder.unlisten(self._has_been_notified)
+
+
+def _poll(stopped: Event, wake: Event) -> None:
+    while not stopped.wait(POLL_INTERVAL):
+        wake.set()
+
+
+class FileTrackingRecorder(TrackingRecorder):
+    """Tracking records (how far each upstream application has been processed) in files."""
+
+    def __init__(self, store: FileStore) -> None:
+        self.store = store
+
+    def insert_tracking(self, tracking: Tracking) -> None:
+        self.store.commit((), tracking)
+
+    def max_tracking_id(self, application_name: str) -> int | None:
+        return self.store.max_tracking_id(application_name)
+
+
+class FileProcessRecorder(FileApplicationRecorder, FileTrackingRecorder, ProcessRecorder):
+    """Events and the tracking record of the notification that caused them, atomically."""
+
+    records_tracking = True
+
+
+class FileFactory(InfrastructureFactory[FileTrackingRecorder]):
+    """Builds file recorders on the directory named by `JOBLEDGER_FILE_DIR`.
+
+    Events and tracking records live in `<dir>/events`, snapshots in `<dir>/snapshots`; each
+    is created on first use.
+    """
+
+    DIRECTORY = "JOBLEDGER_FILE_DIR"
+
+    def __init__(self, env: Environment | EnvType | None) -> None:
+        super().__init__(env)
+        self._stores: dict[str, FileStore] = {}
+
+    def store(self, purpose: str = "events") -> FileStore:
+        """The (shared, recovered) store for `purpose`: "events" or "snapshots"."""
+        directory = self.env.get(self.DIRECTORY)
+        if not directory:
+            raise InfrastructureFactoryError(
+                f"the file store needs {self.DIRECTORY}: the directory to keep events in"
+            )
+        name = purpose if purpose.isidentifier() and purpose.isascii() else purpose.encode().hex()
+        path = os.path.join(os.path.abspath(directory), name)
+        if path not in self._stores:
+            store = FileStore(path)
+            recover(store)
+            self._stores[path] = store
+        return self._stores[path]
+
+    def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
+        return FileAggregateRecorder(self.store(purpose))
+
+    def application_recorder(self) -> ApplicationRecorder:
+        return FileApplicationRecorder(self.store())
+
+    def tracking_recorder(
+        self, tracking_recorder_class: type[FileTrackingRecorder] | None = None
+    ) -> FileTrackingRecorder:
+        if tracking_recorder_class is None:
+            topic = self.env.get(self.TRACKING_RECORDER_TOPIC)
+            tracking_recorder_class = resolve_topic(topic) if topic else FileTrackingRecorder
+        if not (
+            isinstance(tracking_recorder_class, type)
+            and issubclass(tracking_recorder_class, FileTrackingRecorder)
+        ):
+            raise InfrastructureFactoryError(
+                f"{tracking_recorder_class!r} is not a FileTrackingRecorder subclass"
+            )
+        return tracking_recorder_class(self.store())
+
+    def process_recorder(self) -> ProcessRecorder:
+        return FileProcessRecorder(self.store())
+
+
+Factory = FileFactory
