@@ -268,6 +268,33 @@ class LifecycleContract(StoreUnderTest):
         assert tracker.summary(job).overall is Status.IN_PROGRESS
         assert tracker.rebuild_view().drift == ()
 
+    def test_prune_runs_while_workers_keep_reporting(
+        self, tracker: Tracker, clock: FrozenClock
+    ) -> None:
+        finished = [tracker.create_job(["a"]) for _ in range(20)]
+        for job in finished:
+            tracker.complete(job, "a")
+        names = [f"c{n}" for n in range(60)]
+        running = tracker.create_job(names)
+        cutoff = clock.advance(60)
+        errors: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                for name in names:
+                    tracker.start(running, name)
+                    tracker.complete(running, name)
+            except BaseException as error:
+                errors.append(error)
+
+        worker = threading.Thread(target=work)
+        worker.start()
+        pruned = tracker.prune(finished_before=cutoff)
+        worker.join()
+        assert (pruned, errors) == (20, [])
+        assert [j.job_id for j in tracker.jobs().items] == [running]
+        assert tracker.summary(running).counts[Status.COMPLETED] == 60
+
     def test_prune_can_keep_failed_jobs_longer(self, tracker: Tracker, clock: FrozenClock) -> None:
         failed = tracker.create_job(["a"])
         tracker.fail(failed, "a")
