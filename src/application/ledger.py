@@ -10,7 +10,7 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.domain import EventSourcingError
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import InfrastructureFactoryError, IntegrityError
 from eventsourcing.utils import get_topic
 
 from ..domain.errors import ConfigurationError, StoreError
@@ -32,6 +32,8 @@ def store_errors() -> Iterator[None]:
         yield
     except IntegrityError as error:
         raise StreamConflict(str(error)) from error
+    except InfrastructureFactoryError as error:
+        raise ConfigurationError(str(error)) from error
     except (EventSourcingError, OSError) as error:
         raise StoreError(f"{type(error).__name__}: {error}") from error
 

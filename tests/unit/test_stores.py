@@ -48,3 +48,9 @@ def test_environment_variable_then_default(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("JOBLEDGER_STORE", "bogus://")
     with pytest.raises(ConfigurationError, match="bogus"):
         Tracker.open()
+
+
+def test_bad_store_settings_are_configuration_errors() -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        Tracker.open("postgresql://app:s3cret@127.0.0.1:9/jobs?pool_size=many")
+    assert "s3cret" not in str(raised.value)

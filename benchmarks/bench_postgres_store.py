@@ -1,0 +1,190 @@
+"""PostgreSQL store benchmark: many worker processes reporting on distinct components.
+
+Each worker process reports start + complete for one component after another, as two
+single-event inserts on the component's own stream, for a fixed time. Compared in the same
+run, on the same throwaway server, with the same driver and process counts:
+
+  jobledger   jobledger.adapters.postgres application recorder (no write lock)
+  (a) bare    bare psycopg single-row INSERTs into a narrow table: the ceiling
+  (b) laravel Laravel batches' mutable counter: SELECT ... FOR UPDATE on one row, then UPDATE
+  (c) stock   eventsourcing.postgres application recorder (LOCK TABLE + NOTIFY per insert)
+
+Run: `.venv/bin/python benchmarks/bench_postgres_store.py [--seconds 3] [--processes 1,4,16]`.
+The server runs with fsync off (nothing here measures disks); results go to stdout as a
+Markdown table for docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import time
+from collections.abc import Callable
+from uuid import UUID, uuid4
+
+import psycopg
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError, StoredEvent
+
+from jobledger.testing.postgres_server import database_url, throwaway_postgres
+
+Report = Callable[[UUID, int], None]
+
+
+def jobledger_reporter(url: str) -> Report:
+    from jobledger.adapters.postgres import PostgresFactory
+
+    factory = PostgresFactory({PostgresFactory.POSTGRES_URL: f"{url}&pool_size=1"})
+    return _recorder_reporter(factory.application_recorder(), keep=factory)
+
+
+def stock_reporter(url: str, *, create_table: bool = False) -> Report:
+    from eventsourcing.postgres import PostgresFactory as StockFactory
+
+    params = psycopg.conninfo.conninfo_to_dict(url)
+    factory = StockFactory(
+        {
+            "POSTGRES_DBNAME": str(params["dbname"]),
+            "POSTGRES_HOST": str(params["host"]),
+            "POSTGRES_PORT": str(params["port"]),
+            "POSTGRES_USER": str(params["user"]),
+            "POSTGRES_PASSWORD": "",
+            "POSTGRES_POOL_SIZE": "1",
+            "POSTGRES_MAX_OVERFLOW": "0",
+            # Its table creation is not safe when processes start at once (the function
+            # replacement fails with "tuple concurrently updated"): create it once, up front.
+            "CREATE_TABLE": "yes" if create_table else "no",
+        }
+    )
+    return _recorder_reporter(factory.application_recorder(), keep=factory)
+
+
+def _recorder_reporter(recorder: ApplicationRecorder, keep: object) -> Report:
+    def report(component: UUID, version: int) -> None:
+        _ = keep  # The factory owns the pool: keep it alive as long as the reporter.
+        state = b'{"status": "completed"}' if version == 2 else b'{"status": "in_progress"}'
+        recorder.insert_events([StoredEvent(component, version, "bench:Reported", state)])
+
+    return report
+
+
+def bare_reporter(url: str) -> Report:
+    conn = psycopg.connect(url, autocommit=True)
+
+    def report(component: UUID, version: int) -> None:
+        conn.execute(
+            "INSERT INTO narrow (component, version, status) VALUES (%s, %s, %s)",
+            (component, version, "completed" if version == 2 else "in_progress"),
+        )
+
+    return report
+
+
+def laravel_reporter(url: str) -> Report:
+    conn = psycopg.connect(url)
+
+    def report(component: UUID, version: int) -> None:
+        with conn.transaction():
+            conn.execute("SELECT pending_jobs FROM job_batches WHERE id = 1 FOR UPDATE")
+            conn.execute("UPDATE job_batches SET pending_jobs = pending_jobs - 1 WHERE id = 1")
+
+    return report
+
+
+VARIANTS: dict[str, Callable[[str], Report]] = {
+    "jobledger": lambda url: jobledger_reporter(database_url(url, "jobledger")),
+    "(a) bare INSERT": bare_reporter,
+    "(b) laravel FOR UPDATE": laravel_reporter,
+    "(c) eventsourcing stock": lambda url: stock_reporter(database_url(url, "stock")),
+}
+
+
+def prepare(url: str) -> None:
+    """Create every variant's tables before timing starts."""
+    jobledger_reporter(database_url(url, "jobledger"))
+    stock_reporter(database_url(url, "stock"), create_table=True)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE narrow (id bigserial PRIMARY KEY, component uuid NOT NULL,"
+            " version int NOT NULL, status text NOT NULL)"
+        )
+        conn.execute("CREATE TABLE job_batches (id int PRIMARY KEY, pending_jobs bigint)")
+        conn.execute("INSERT INTO job_batches VALUES (1, 1000000000)")
+
+
+def worker(args) -> None:
+    variant, url, seconds, barrier, results = args
+    try:
+        report = VARIANTS[variant](url)
+        events = conflicts = 0
+        barrier.wait()
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            component = uuid4()
+            for version in (1, 2):
+                try:
+                    report(component, version)
+                    events += 1
+                except IntegrityError:
+                    conflicts += 1
+        results.put((events, conflicts))
+    except BaseException as error:
+        barrier.abort()
+        results.put(error)
+
+
+def measure(variant: str, url: str, processes: int, seconds: float) -> tuple[float, int]:
+    """Return events per second over all processes, and the number of conflicts."""
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(processes)
+    results = context.Queue()
+    workers = [
+        context.Process(target=worker, args=((variant, url, seconds, barrier, results),))
+        for _ in range(processes)
+    ]
+    for process in workers:
+        process.start()
+    totals = [results.get(timeout=seconds + 120) for _ in workers]
+    for process in workers:
+        process.join()
+    failures = [t for t in totals if isinstance(t, BaseException)]
+    if failures:
+        raise RuntimeError(f"{variant} with {processes} processes failed") from failures[0]
+    return sum(t[0] for t in totals) / seconds, sum(t[1] for t in totals)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--processes", default="1,4,16")
+    options = parser.parse_args()
+    counts = [int(n) for n in options.processes.split(",")]
+    rates: dict[str, list[float]] = {}
+    conflicts = 0
+    with throwaway_postgres() as server:
+        with psycopg.connect(server, autocommit=True) as admin:
+            for name in ("bench", "jobledger", "stock"):  # The recorders share table names.
+                admin.execute(f"CREATE DATABASE {name}")
+        url = database_url(server, "bench")
+        prepare(url)
+        for variant in VARIANTS:
+            for processes in counts:
+                rate, conflicted = measure(variant, url, processes, options.seconds)
+                rates.setdefault(variant, []).append(rate)
+                conflicts += conflicted
+                print(
+                    f"  {variant:<26} {processes:>2} processes: {rate:>8.0f} events/s", flush=True
+                )
+    header = " | ".join(f"{n} process{'es' if n > 1 else ''}" for n in counts)
+    print(f"\nPostgreSQL {options.seconds:g} s per cell, {os.cpu_count()} CPUs, events/s\n")
+    print(f"| variant | {header} | jobledger / variant at {counts[-1]} |")
+    print("| --- |" + " ---: |" * (len(counts) + 1))
+    ours = rates["jobledger"][-1]
+    for variant, row in rates.items():
+        cells = " | ".join(f"{rate:,.0f}" for rate in row)
+        print(f"| {variant} | {cells} | {ours / row[-1]:.2f}x |")
+    print(f"\nIntegrityErrors between different streams: {conflicts}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""PostgreSQL store: an eventsourcing persistence module on psycopg 3, without write locks.
+
+Select it with `PERSISTENCE_MODULE=jobledger.adapters.postgres` and a libpq URI in
+`JOBLEDGER_POSTGRES_URL`. Writers to different streams never wait for each other's commit;
+readers of the feed never skip a position that commits later (see postgres_feed.py).
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from eventsourcing.persistence import (
+    AggregateRecorder,
+    ApplicationRecorder,
+    InfrastructureFactory,
+    ProcessRecorder,
+)
+from eventsourcing.utils import Environment, EnvType, resolve_topic, strtobool
+
+from .postgres_datastore import PostgresConfigurationError, PostgresDatastore, PostgresSettings
+from .postgres_recorders import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresRecorder,
+)
+from .postgres_tracking import PostgresProcessRecorder, PostgresTrackingRecorder
+
+__all__ = [
+    "PostgresAggregateRecorder",
+    "PostgresApplicationRecorder",
+    "PostgresFactory",
+    "PostgresProcessRecorder",
+    "PostgresTrackingRecorder",
+]
+
+R = TypeVar("R", bound=PostgresRecorder)
+
+
+class PostgresFactory(InfrastructureFactory[PostgresTrackingRecorder]):
+    """Builds the recorders from the environment; all of them share one connection pool.
+
+    `JOBLEDGER_POSTGRES_URL` is a libpq URI; the store's own query keys `pool_size`
+    (default 5) and `pool_timeout` (seconds, default 30) are removed before libpq sees it.
+    `CREATE_TABLE=no` skips creating tables (and the schema version check).
+    """
+
+    POSTGRES_URL = "JOBLEDGER_POSTGRES_URL"
+    CREATE_TABLE = "CREATE_TABLE"
+
+    def __init__(self, env: Environment | EnvType | None) -> None:
+        super().__init__(env)
+        url = self.env.get(self.POSTGRES_URL)
+        if not url:
+            msg = f"no PostgreSQL store URL in the environment key {self.POSTGRES_URL!r}"
+            raise PostgresConfigurationError(msg)
+        self.datastore = PostgresDatastore(PostgresSettings.from_url(url))
+
+    def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
+        """Return a recorder for the `<app>_<purpose>` table (snapshots, usually)."""
+        table = f"{self.env.name.lower() or 'stored'}_{purpose}"
+        return self._created(PostgresAggregateRecorder(self.datastore, events_table=table))
+
+    def application_recorder(self) -> ApplicationRecorder:
+        """Return the recorder of the application's events and feed."""
+        recorder_class = self._topic_class(
+            self.APPLICATION_RECORDER_TOPIC, PostgresApplicationRecorder
+        )
+        return self._created(recorder_class(self.datastore, events_table=self._events_table()))
+
+    def tracking_recorder(
+        self, tracking_recorder_class: type[PostgresTrackingRecorder] | None = None
+    ) -> PostgresTrackingRecorder:
+        """Return a recorder of the `<app>_tracking` table."""
+        recorder_class = tracking_recorder_class or self._topic_class(
+            self.TRACKING_RECORDER_TOPIC, PostgresTrackingRecorder
+        )
+        recorder = recorder_class(self.datastore, tracking_table=self._tracking_table())
+        return self._created(recorder)
+
+    def process_recorder(self) -> ProcessRecorder:
+        """Return a recorder of events plus tracking, written together."""
+        recorder_class = self._topic_class(self.PROCESS_RECORDER_TOPIC, PostgresProcessRecorder)
+        recorder = recorder_class(
+            self.datastore,
+            events_table=self._events_table(),
+            tracking_table=self._tracking_table(),
+        )
+        return self._created(recorder)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self.datastore.close()
+
+    def _events_table(self) -> str:
+        return f"{self.env.name.lower() or 'stored'}_events"
+
+    def _tracking_table(self) -> str:
+        return f"{self.env.name.lower() or 'notification'}_tracking"
+
+    def _topic_class(self, key: str, default: type[R]) -> type[R]:
+        topic = self.env.get(key)
+        recorder_class: type[R] = resolve_topic(topic) if topic else default
+        if not issubclass(recorder_class, default):
+            msg = f"{key} must name a subclass of {default.__qualname__}"
+            raise PostgresConfigurationError(msg)
+        return recorder_class
+
+    def _created(self, recorder: R) -> R:
+        if strtobool(self.env.get(self.CREATE_TABLE) or "yes"):
+            recorder.create_table()
+        return recorder

@@ -1,0 +1,159 @@
+-- SQL of the PostgreSQL store (jobledger.adapters.postgres).
+-- Each statement follows a "-- name: <name>" line. Names in braces ({events}, {sequence},
+-- {tracking}, {index}) are identifiers filled in with psycopg.sql; %(x)s are parameters.
+-- Objects are created unqualified, in the first schema of the connection's search_path.
+
+-- name: lock_schema
+-- Serialises schema creation and migration between processes starting at once (start-up only).
+SELECT pg_advisory_xact_lock(7020359119513026561);
+
+-- name: create_schema_table
+CREATE TABLE IF NOT EXISTS jobledger_schema (
+    name text PRIMARY KEY,
+    version integer NOT NULL
+);
+
+-- name: select_schema_version
+SELECT version FROM jobledger_schema WHERE name = 'jobledger';
+
+-- name: insert_schema_version
+INSERT INTO jobledger_schema (name, version) VALUES ('jobledger', %(version)s);
+
+-- name: create_functions
+-- Takes the positions of a multi-event insert. The transaction id is assigned BEFORE the
+-- first nextval, which is what lets readers decide when every position up to a sequence
+-- value is final. The positions are contiguous with respect to other multi-event inserts:
+-- an advisory lock is held only while taking them; it belongs to the inner block, whose
+-- deliberate rollback releases it at once (the positions are kept: sequences are not
+-- transactional). It is never held until commit, and single-event inserts never take it.
+CREATE OR REPLACE FUNCTION jobledger_allocate_ids(seq regclass, n integer)
+RETURNS bigint[] LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    ids bigint[];
+BEGIN
+    PERFORM pg_current_xact_id();
+    BEGIN
+        PERFORM pg_advisory_xact_lock(19020, seq::oid::bigint::bit(32)::integer);
+        ids := ARRAY(SELECT nextval(seq) FROM generate_series(1, n));
+        RAISE SQLSTATE 'JL000';
+    EXCEPTION WHEN SQLSTATE 'JL000' THEN
+        NULL;
+    END;
+    RETURN ids;
+END
+$$;
+
+-- Reads the sequence's last value L, THEN takes a transaction id R, THEN a snapshot. Every
+-- writer that took an id <= L had its transaction id before L was read, so below R. If the
+-- snapshot shows no transaction below R still running, every id <= L is final (is_clear).
+-- Otherwise (L, R) becomes final once a later snapshot's xmin reaches R.
+CREATE OR REPLACE FUNCTION jobledger_feed_horizon(
+    seq regclass,
+    OUT last_id bigint,
+    OUT reader_xid bigint,
+    OUT snapshot_xmin bigint,
+    OUT is_clear boolean
+) LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    reader xid8;
+    snap pg_snapshot;
+BEGIN
+    last_id := coalesce(pg_sequence_last_value(seq), 0);
+    reader := pg_current_xact_id();
+    SELECT pg_current_snapshot() INTO snap;
+    reader_xid := reader::text::bigint;
+    snapshot_xmin := pg_snapshot_xmin(snap)::text::bigint;
+    is_clear := pg_snapshot_xmax(snap) >= reader
+        AND NOT EXISTS (SELECT FROM pg_snapshot_xip(snap) AS running WHERE running < reader);
+END
+$$;
+
+-- name: create_snapshots_table
+CREATE TABLE IF NOT EXISTS {events} (
+    originator_id uuid NOT NULL,
+    originator_version bigint NOT NULL,
+    topic text NOT NULL,
+    state bytea NOT NULL,
+    PRIMARY KEY (originator_id, originator_version)
+);
+
+-- name: create_events_table
+CREATE SEQUENCE IF NOT EXISTS {sequence} AS bigint;
+CREATE TABLE IF NOT EXISTS {events} (
+    originator_id uuid NOT NULL,
+    originator_version bigint NOT NULL,
+    notification_id bigint NOT NULL,
+    topic text NOT NULL,
+    state bytea NOT NULL,
+    PRIMARY KEY (originator_id, originator_version)
+);
+ALTER SEQUENCE {sequence} OWNED BY {events}.notification_id;
+CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {events} (notification_id);
+
+-- name: create_tracking_table
+CREATE TABLE IF NOT EXISTS {tracking} (
+    application_name text PRIMARY KEY,
+    notification_id bigint NOT NULL
+);
+
+-- name: insert_snapshots
+INSERT INTO {events} (originator_id, originator_version, topic, state)
+SELECT * FROM unnest(%(ids)s::uuid[], %(versions)s::bigint[], %(topics)s::text[], %(states)s::bytea[]);
+
+-- name: insert_event
+-- The common case, one event, inline: the transaction id is taken first (the MATERIALIZED
+-- row is produced before the outer row calls nextval), then one position, with no lock.
+WITH xact AS MATERIALIZED (SELECT pg_current_xact_id())
+INSERT INTO {events} (originator_id, originator_version, notification_id, topic, state)
+SELECT %(id)s, %(version)s, nextval(%(sequence)s::regclass), %(topic)s, %(state)s FROM xact
+RETURNING notification_id;
+
+-- name: insert_events
+-- One statement, so in autocommit mode one round trip and one transaction per insert.
+WITH allocated AS MATERIALIZED (
+    SELECT jobledger_allocate_ids(%(sequence)s::regclass, %(count)s) AS ids
+), inserted AS (
+    INSERT INTO {events} (originator_id, originator_version, notification_id, topic, state)
+    SELECT e.originator_id, e.originator_version, allocated.ids[e.ord], e.topic, e.state
+    FROM allocated, unnest(%(ids)s::uuid[], %(versions)s::bigint[], %(topics)s::text[], %(states)s::bytea[])
+        WITH ORDINALITY AS e (originator_id, originator_version, topic, state, ord)
+)
+SELECT ids FROM allocated;
+
+-- name: select_events
+SELECT originator_id, originator_version, topic, state FROM {events} WHERE originator_id = %(id)s;
+
+-- name: feed_horizon
+SELECT last_id, reader_xid, snapshot_xmin, is_clear FROM jobledger_feed_horizon(%(sequence)s::regclass);
+
+-- name: dense_upto
+-- The highest id U such that every id in (base, U] is present (committed), base if none.
+WITH RECURSIVE walk (id) AS (
+    SELECT %(base)s::bigint
+    UNION ALL
+    SELECT walk.id + 1 FROM walk
+    WHERE walk.id < %(last)s AND EXISTS (SELECT FROM {events} WHERE notification_id = walk.id + 1)
+)
+SELECT max(id) FROM walk;
+
+-- name: select_notifications
+SELECT notification_id, originator_id, originator_version, topic, state FROM {events}
+WHERE notification_id > %(after)s AND notification_id <= %(upto)s
+    AND (%(topics)s::text[] IS NULL OR topic = ANY(%(topics)s::text[]))
+ORDER BY notification_id LIMIT %(limit)s;
+
+-- name: max_notification_id
+SELECT max(notification_id) FROM {events} WHERE notification_id <= %(upto)s;
+
+-- name: delete_streams
+DELETE FROM {events} WHERE originator_id = ANY(%(ids)s::uuid[]);
+
+-- name: insert_tracking
+INSERT INTO {tracking} AS t (application_name, notification_id)
+VALUES (%(application_name)s, %(notification_id)s)
+ON CONFLICT (application_name) DO UPDATE SET notification_id = excluded.notification_id
+WHERE t.notification_id < excluded.notification_id
+RETURNING notification_id;
+
+-- name: max_tracking_id
+SELECT notification_id FROM {tracking} WHERE application_name = %(application_name)s;

@@ -1,0 +1,253 @@
+"""Connections for the PostgreSQL store: URL settings, the pool, and error translation.
+
+Every database call goes through `PostgresDatastore.connection()`, the one place where
+psycopg errors become eventsourcing's `PersistenceError` tree. Messages name the host and
+database; the password never appears in any message, log line or exception chain.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib.resources import files
+from typing import TypeVar
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+import psycopg
+import psycopg_pool
+from eventsourcing.persistence import (
+    DatabaseError,
+    DataError,
+    InfrastructureFactoryError,
+    IntegrityError,
+    InterfaceError,
+    InternalError,
+    NotSupportedError,
+    OperationalError,
+    PersistenceError,
+    ProgrammingError,
+)
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import TupleRow
+
+T = TypeVar("T")
+
+SCHEMA_VERSION = 1
+"""Version of the tables this release writes; a database marked newer is refused."""
+
+_URL_SETTINGS = {"pool_size": 5, "pool_timeout": 30.0}
+_PERSISTENCE_ERRORS: tuple[tuple[type[psycopg.Error], type[PersistenceError]], ...] = (
+    (psycopg.IntegrityError, IntegrityError),
+    (psycopg.OperationalError, OperationalError),
+    (psycopg.InterfaceError, InterfaceError),
+    (psycopg.DataError, DataError),
+    (psycopg.InternalError, InternalError),
+    (psycopg.ProgrammingError, ProgrammingError),
+    (psycopg.NotSupportedError, NotSupportedError),
+    (psycopg.DatabaseError, DatabaseError),
+)
+
+
+class PostgresConfigurationError(InfrastructureFactoryError, ValueError):
+    """The store URL is missing or malformed, or one of its settings is invalid."""
+
+
+class UnsupportedSchemaVersion(NotSupportedError):
+    """The database was written by a newer jobledger; this release must not touch it."""
+
+
+def load_statements() -> dict[str, str]:
+    """Return the named statements of postgres.sql (the text after each `-- name:` line)."""
+    text = files(__package__ or "jobledger.adapters").joinpath("postgres.sql").read_text()
+    statements: dict[str, str] = {}
+    for chunk in text.split("\n-- name: ")[1:]:
+        name, _, body = chunk.partition("\n")
+        statements[name.strip()] = body.strip().rstrip(";")
+    return statements
+
+
+@dataclass(frozen=True)
+class PostgresSettings:
+    """A libpq URI split into what libpq gets and the store's own pool settings."""
+
+    conninfo: str = field(repr=False)
+    pool_size: int
+    pool_timeout: float
+    password: str = field(repr=False)
+    where: str
+
+    @classmethod
+    def from_url(cls, url: str) -> PostgresSettings:
+        """Parse `postgresql://...?pool_size=N&pool_timeout=S&<libpq parameters>`."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("postgresql", "postgres"):
+            msg = "a PostgreSQL store URL must start with postgresql:// or postgres://"
+            raise PostgresConfigurationError(msg)
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        own = {key: value for key, value in query if key in _URL_SETTINGS}
+        rest = urlencode([(k, v) for k, v in query if k not in _URL_SETTINGS])
+        conninfo = urlunsplit(parts._replace(query=rest))
+        try:
+            pool_size = int(own.get("pool_size", _URL_SETTINGS["pool_size"]))
+            pool_timeout = float(own.get("pool_timeout", _URL_SETTINGS["pool_timeout"]))
+            params = conninfo_to_dict(conninfo)
+        except (ValueError, psycopg.Error):
+            msg = "malformed PostgreSQL store URL (not repeated: it may hold a password)"
+            raise PostgresConfigurationError(msg) from None
+        if pool_size < 1 or pool_timeout <= 0:
+            msg = f"pool_size must be >= 1 and pool_timeout > 0, got {pool_size}, {pool_timeout}"
+            raise PostgresConfigurationError(msg)
+        where = "database {!r} on host {!r} port {} as user {!r}".format(
+            params.get("dbname", "(default)"),
+            params.get("host", "(default)"),
+            params.get("port", 5432),
+            params.get("user", "(default)"),
+        )
+        return cls(conninfo, pool_size, pool_timeout, str(params.get("password") or ""), where)
+
+    def redact(self, text: str) -> str:
+        """Return `text` with the password, plain or percent-encoded, replaced by `***`."""
+        for secret in {self.password, quote(self.password, safe="")} - {""}:
+            text = text.replace(secret, "***")
+        return text
+
+
+class PostgresDatastore:
+    """A connection pool opened on first use, and the error-translation choke point."""
+
+    def __init__(self, settings: PostgresSettings) -> None:
+        self.settings = settings
+        self.statements = load_statements()
+        self._open_lock = threading.Lock()
+        self._opened = False
+        self._schema_checked = False
+        self.pool: psycopg_pool.ConnectionPool[psycopg.Connection[TupleRow]]
+        self.pool = psycopg_pool.ConnectionPool(
+            settings.conninfo,
+            min_size=1,
+            max_size=settings.pool_size,
+            timeout=settings.pool_timeout,
+            open=False,
+            configure=_configure,
+            name="jobledger",
+        )
+
+    def sql(self, name: str, **identifiers: str) -> bytes:
+        """Return the named statement with `{name}` placeholders filled by identifiers."""
+        names = {key: sql.Identifier(value) for key, value in identifiers.items()}
+        return sql.SQL(self.statements[name]).format(**names).as_bytes()
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection[TupleRow]]:
+        """Lend an autocommit connection; psycopg errors leave as `PersistenceError`s."""
+        if not self._opened:
+            self._open()
+        try:
+            with self.pool.connection() as conn:
+                yield conn
+        except psycopg_pool.PoolTimeout:
+            reason = f"no connection within {self.settings.pool_timeout:g} s"
+            raise OperationalError(self._cannot_connect(reason)) from None
+        except psycopg.Error as error:
+            raise self.translate(error) from None
+
+    def write(self, query: bytes, params: Mapping[str, object]) -> TupleRow | None:
+        """Run one statement (its own transaction) and return its first row, if any.
+
+        The fast path for writes: no retry, since a dropped connection leaves it unknown
+        whether the statement committed; that ambiguity is the caller's to resolve.
+        """
+        if not self._opened:
+            self._open()
+        try:
+            conn = self.pool.getconn()
+        except psycopg_pool.PoolTimeout:
+            reason = f"no connection within {self.settings.pool_timeout:g} s"
+            raise OperationalError(self._cannot_connect(reason)) from None
+        try:
+            cursor = conn.execute(query, params, prepare=True)
+            return cursor.fetchone() if cursor.description else None
+        except psycopg.Error as error:
+            raise self.translate(error) from None
+        finally:
+            self.pool.putconn(conn)
+
+    def run(self, work: Callable[[psycopg.Connection[TupleRow]], T]) -> T:
+        """Run an idempotent read, retrying on another connection if its own was dropped."""
+        attempt = 0
+        while True:
+            lent: psycopg.Connection[TupleRow] | None = None
+            try:
+                with self.connection() as conn:
+                    lent = conn
+                    return work(conn)
+            except (OperationalError, InterfaceError):
+                attempt += 1
+                if lent is None or not lent.closed or attempt == 3:
+                    raise
+
+    def translate(self, error: psycopg.Error) -> PersistenceError:
+        """Map a psycopg error to the eventsourcing error of the same meaning."""
+        message = self.settings.redact(str(error))
+        for psycopg_class, persistence_class in _PERSISTENCE_ERRORS:
+            if isinstance(error, psycopg_class):
+                if persistence_class in (OperationalError, InterfaceError):
+                    message = f"PostgreSQL {self.settings.where}: {message}"
+                return persistence_class(message)
+        return PersistenceError(message)
+
+    def create(self, statements: list[bytes]) -> None:
+        """Create the schema version row, functions and given tables, idempotently.
+
+        Runs under a transaction-scoped advisory lock, so processes starting at once do
+        not race. Raises `UnsupportedSchemaVersion` if a newer release wrote the database.
+        """
+        with self.connection() as conn, conn.transaction():
+            conn.execute(self.statements["lock_schema"])
+            if not self._schema_checked:
+                conn.execute(self.statements["create_schema_table"])
+                row = conn.execute(self.statements["select_schema_version"]).fetchone()
+                if row is None:
+                    conn.execute(self.statements["create_functions"])
+                    version = {"version": SCHEMA_VERSION}
+                    conn.execute(self.statements["insert_schema_version"], version)
+                elif int(str(row[0])) > SCHEMA_VERSION:
+                    msg = (
+                        f"PostgreSQL {self.settings.where} holds jobledger schema version "
+                        f"{row[0]}, newer than version {SCHEMA_VERSION} supported by this "
+                        "release: upgrade jobledger to use it"
+                    )
+                    raise UnsupportedSchemaVersion(msg)
+            for statement in statements:
+                conn.execute(statement)
+        self._schema_checked = True
+
+    def close(self) -> None:
+        """Close the pool and every connection in it."""
+        self.pool.close()
+
+    def _open(self) -> None:
+        if self._opened:
+            return
+        with self._open_lock:
+            if self._opened:
+                return
+            try:  # Fail fast, with libpq's reason, rather than wait for the pool's timeout.
+                psycopg.connect(self.settings.conninfo, autocommit=True).close()
+            except psycopg.Error as error:
+                reason = self.settings.redact(str(error)) or type(error).__name__
+                raise OperationalError(self._cannot_connect(reason)) from None
+            self.pool.open()
+            self._opened = True
+
+    def _cannot_connect(self, reason: str) -> str:
+        return f"cannot connect to PostgreSQL {self.settings.where}: {reason}"
+
+
+def _configure(conn: psycopg.Connection[TupleRow]) -> None:
+    conn.autocommit = True
+    # The feed horizon needs a fresh snapshot per statement.
+    conn.execute("SET default_transaction_isolation TO 'read committed'")

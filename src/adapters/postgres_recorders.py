@@ -1,0 +1,250 @@
+"""Recorders of the PostgreSQL store for events: per stream, and with the gap-safe feed.
+
+Writes are one statement each (one round trip, one transaction) and take no lock held to
+commit; reads of the feed return only positions known final (see postgres_feed.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, cast
+from uuid import UUID
+
+from eventsourcing.persistence import (
+    AggregateRecorder,
+    ApplicationRecorder,
+    Notification,
+    ProgrammingError,
+    StoredEvent,
+    Subscription,
+)
+from psycopg import Connection, sql
+from psycopg.rows import TupleRow
+
+from ..application.ports import PrunableRecorder
+from .postgres_datastore import PostgresDatastore
+from .postgres_feed import FeedHorizon, PostgresSubscription, Wakeups
+
+_MAX_IDENTIFIER = 63
+
+
+class PostgresRecorder:
+    """Base of the recorders: a shared datastore and the tables a recorder needs."""
+
+    def __init__(self, datastore: PostgresDatastore, **tables: str) -> None:
+        self.datastore = datastore
+
+    def ddl(self) -> list[bytes]:
+        """Statements creating this recorder's tables, each idempotent."""
+        return []
+
+    def create_table(self) -> None:
+        """Create the tables if they do not exist (safe when processes start at once)."""
+        self.datastore.create(self.ddl())
+
+
+class PostgresAggregateRecorder(PostgresRecorder, AggregateRecorder):
+    """Stores events per stream (used for snapshots); no feed positions."""
+
+    _create_statement = "create_snapshots_table"
+
+    def __init__(
+        self, datastore: PostgresDatastore, *, events_table: str = "stored_events", **tables: str
+    ) -> None:
+        super().__init__(datastore, **tables)
+        sequence = f"{events_table}_id_seq"
+        check_identifier(sequence)
+        self.events_table = events_table
+        self._sequence = sql.Identifier(sequence).as_string()  # For a regclass parameter.
+        self._sql_create = datastore.sql(
+            self._create_statement,
+            events=events_table,
+            sequence=sequence,
+            index=f"{events_table}_id_idx",
+        )
+        self._sql_insert = datastore.sql("insert_snapshots", events=events_table)
+        self._sql_select = datastore.sql("select_events", events=events_table)
+
+    def ddl(self) -> list[bytes]:
+        """Statements creating this recorder's tables, each idempotent."""
+        return [*super().ddl(), self._sql_create]
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """Insert the events atomically; a taken (stream, version) raises `IntegrityError`."""
+        if stored_events:
+            self.datastore.write(self._sql_insert, _columns(stored_events))
+        return None
+
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        """Return a stream's events in version order (newest first if `desc`)."""
+        query = self._sql_select
+        params = {"id": originator_id, "gt": gt, "lte": lte, "limit": limit}
+        if gt is not None:
+            query += b" AND originator_version > %(gt)s"
+        if lte is not None:
+            query += b" AND originator_version <= %(lte)s"
+        query += b" ORDER BY originator_version"
+        if desc:
+            query += b" DESC"
+        if limit is not None:
+            query += b" LIMIT %(limit)s"
+        rows = self.datastore.run(lambda conn: conn.execute(query, params).fetchall())
+        return [StoredEvent(row[0], row[1], row[2], bytes(row[3])) for row in rows]
+
+
+class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder, PrunableRecorder):
+    """Stores events with feed positions, serves the gap-safe feed, deletes whole streams."""
+
+    _create_statement = "create_events_table"
+
+    def __init__(self, datastore: PostgresDatastore, **tables: str) -> None:
+        super().__init__(datastore, **tables)
+        events = self.events_table
+        self._sql_insert = datastore.sql("insert_events", events=events)
+        self._sql_insert_one = datastore.sql("insert_event", events=events)
+        self._sql_horizon = datastore.sql("feed_horizon")
+        self._sql_dense = datastore.sql("dense_upto", events=events)
+        self._sql_notifications = datastore.sql("select_notifications", events=events)
+        self._sql_max = datastore.sql("max_notification_id", events=events)
+        self._sql_delete = datastore.sql("delete_streams", events=events)
+        self._horizon = FeedHorizon()
+        self._wakeups = Wakeups()
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """Insert atomically in one statement; return the events' feed positions in order.
+
+        A multi-event call's positions are contiguous among multi-event calls; a failed
+        insert leaves a hole for good. If the connection drops, `OperationalError` is raised
+        and the insert happened wholly or not at all.
+        """
+        notification_ids = self._insert(stored_events, **kwargs)
+        self._wakeups.wake_all()
+        return notification_ids
+
+    def _insert(self, stored_events: Sequence[StoredEvent], **_: Any) -> list[int]:
+        if not stored_events:
+            return []
+        return positions(self.datastore.write(*self._insert_statement(stored_events)))
+
+    def _insert_statement(
+        self, stored_events: Sequence[StoredEvent]
+    ) -> tuple[bytes, dict[str, object]]:
+        if len(stored_events) > 1:
+            params = {"sequence": self._sequence, "count": len(stored_events)}
+            return self._sql_insert, params | _columns(stored_events)
+        [stored] = stored_events
+        return self._sql_insert_one, {
+            "sequence": self._sequence,
+            "id": stored.originator_id,
+            "version": stored.originator_version,
+            "topic": stored.topic,
+            "state": stored.state,
+        }
+
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        """Return up to `limit` events from the feed, only from positions known final.
+
+        Stops short of any position whose transaction may still commit, so a follower that
+        resumes after the last position returned never misses an event.
+        """
+        after = 0 if start is None else max(0, start - 1 if inclusive_of_start else start)
+
+        def read(conn: Connection[TupleRow]) -> list[TupleRow]:
+            upto = self._readable_upto(conn, after, stop)
+            if upto <= after:
+                return []
+            params = {"after": after, "upto": upto, "limit": limit, "topics": list(topics) or None}
+            return conn.execute(self._sql_notifications, params).fetchall()
+
+        return [
+            Notification(
+                id=row[0],
+                originator_id=row[1],
+                originator_version=row[2],
+                topic=row[3],
+                state=bytes(row[4]),
+            )
+            for row in self.datastore.run(read)
+        ]
+
+    def max_notification_id(self) -> int | None:
+        """Return the highest feed position known final that holds an event, or None."""
+
+        def read(conn: Connection[TupleRow]) -> int | None:
+            upto = self._readable_upto(conn, 0, None)
+            row = conn.execute(self._sql_max, {"upto": upto}).fetchone()
+            return cast("int | None", row[0]) if row else None
+
+        return self.datastore.run(read)
+
+    def subscribe(
+        self, gt: int | None = None, topics: Sequence[str] = ()
+    ) -> Subscription[ApplicationRecorder]:
+        """Follow the feed after position `gt` (see `PostgresSubscription`)."""
+        return PostgresSubscription(self, self._wakeups, gt=gt, topics=topics)
+
+    def delete_streams(self, originator_ids: Sequence[UUID]) -> None:
+        """Delete every event of the given streams in one statement: all of them or none."""
+        if originator_ids:
+            self.datastore.write(self._sql_delete, {"ids": list(originator_ids)})
+
+    def _readable_upto(self, conn: Connection[TupleRow], after: int, stop: int | None) -> int:
+        """Highest position a read after `after` may return: all of (after, it] is final."""
+        decided = self._horizon.decided
+        if stop is not None and stop <= decided:
+            return stop
+        row = conn.execute(self._sql_horizon, {"sequence": self._sequence}).fetchone()
+        last_id, reader_xid, snapshot_xmin, is_clear = cast("tuple[int, int, int, bool]", row)
+        decided = self._horizon.observe(last_id, reader_xid, snapshot_xmin, is_clear)
+        upto = base = max(decided, after)
+        if base < last_id:
+            # Positions just above `base` whose rows all exist are final too.
+            dense = conn.execute(self._sql_dense, {"base": base, "last": last_id}).fetchone()
+            upto = cast("int", dense[0]) if dense else base
+            if after <= decided:
+                self._horizon.raise_to(upto)
+        return upto if stop is None else min(upto, stop)
+
+
+def check_identifier(name: str) -> None:
+    """Raise `ProgrammingError` for a name PostgreSQL would silently truncate."""
+    if len(name.encode()) > _MAX_IDENTIFIER:
+        msg = f"table name too long for PostgreSQL (max {_MAX_IDENTIFIER} bytes): {name!r}"
+        raise ProgrammingError(msg)
+
+
+def positions(row: TupleRow | None) -> list[int]:
+    """The feed positions an insert statement returned: one, or an array of them."""
+    if row is None:
+        return []
+    returned = cast("int | list[int]", row[0])
+    return list(returned) if isinstance(returned, list) else [returned]
+
+
+def _columns(stored_events: Sequence[StoredEvent]) -> dict[str, list[Any]]:
+    return {
+        "ids": [event.originator_id for event in stored_events],
+        "versions": [event.originator_version for event in stored_events],
+        "topics": [event.topic for event in stored_events],
+        "states": [event.state for event in stored_events],
+    }
