@@ -44,9 +44,12 @@ class ViewUpdater:
     """Applies the feed to a status view in batches, each with its position, atomically, so
     each event is applied exactly once however many processes catch up at the same time.
 
-    Before committing a batch after which a job has an outcome and no finish record, it
-    appends that record to the job's stream at the version the view knows; the version check
-    makes the record unique, and a crash before the commit only repeats a check."""
+    Rows are read after the position; if the position has moved once they are read, another
+    updater committed meanwhile and the batch starts over, so decisions are only ever made on
+    rows consistent with the position. Before committing a batch after which a job has an
+    outcome and no finish record, it appends that record to the job's stream at the version
+    the view knows; the version check makes the record unique, and a crash before the commit
+    only repeats a check."""
 
     def __init__(
         self, ledger: Ledger, view: StatusView, clock: Clock, *, record_finishes: bool = True
@@ -65,6 +68,8 @@ class ViewUpdater:
             if not batch:
                 return since
             drafts = self._apply(batch)
+            if self._view.position() != since:
+                continue  # another updater committed while the rows were read: they may be newer
             if self._record_finishes:
                 self._record(drafts.values())
             try:
@@ -84,6 +89,9 @@ class ViewUpdater:
             if draft.tally is None and not isinstance(event, JobCreated):
                 logger.debug("skipping event %r of unknown (pruned?) job %s", event, job_id)
                 continue
+            if draft.tally is not None and isinstance(event, JobCreated):
+                continue  # the row was read after another updater applied this batch
+
             new = _new_names(event)
             first = 0 if draft.tally is None else draft.tally.total
             draft.ordinals.update((name, first + i) for i, name in enumerate(new))

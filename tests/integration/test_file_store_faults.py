@@ -362,8 +362,11 @@ def test_readers_see_a_stream_being_deleted_whole_or_not_at_all(store: Path) -> 
 
     def read() -> None:
         reader = open_recorder(store)
-        while not done.is_set():
+        while True:
+            last = done.is_set()  # one more full pass after the deletions, however slow
             seen.extend(len(reader.select_events(stream)) for stream in streams)
+            if last:
+                return
 
     thread = threading.Thread(target=read)
     thread.start()
