@@ -4,7 +4,6 @@ record, with a stable deduplication key."""
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -99,12 +98,6 @@ class HookRunner:
         if done_through > start:
             self._advance(done_through)
         return calls
-
-    def run(self, *, stop: Callable[[], bool], poll: float = 1.0) -> None:
-        """Deliver until `stop()` is true, sleeping `poll` seconds when nothing is due."""
-        while not stop():
-            if not self.run_once():
-                time.sleep(poll)
 
     def _deliver(self, finished: JobFinished) -> tuple[int, bool]:
         calls, complete = 0, True

@@ -265,17 +265,15 @@ class Tracker:
     ) -> int:
         """Run the hooks of jobs that finished: everything due now if `once` (for tests and
         cron), else until `stop()` is true (for a worker process). Returns the calls made."""
-        if once:
-            self._updater.catch_up()
-            return self._hooks.run_once()
         calls = 0
-        while not (stop is not None and stop()):
+        while True:
             self._updater.catch_up()
             made = self._hooks.run_once()
             calls += made
+            if once or (stop is not None and stop()):
+                return calls
             if not made:
                 time.sleep(poll)
-        return calls
 
     # Queries
 
