@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
-from threading import Event, RLock
+from threading import RLock
 from typing import Any
 from uuid import UUID
 
@@ -17,7 +17,6 @@ from eventsourcing.persistence import (
     ApplicationRecorder,
     InfrastructureFactory,
     IntegrityError,
-    ListenNotifySubscription,
     Notification,
     ProcessRecorder,
     StoredEvent,
@@ -29,6 +28,7 @@ from eventsourcing.utils import resolve_topic
 
 from ..application.local_view import LocalStatusView
 from ..application.ports import PrunableRecorder, StatusView
+from .subscription import LocalSubscription, Wakeups
 
 
 class MemoryTrackingRecorder(TrackingRecorder):
@@ -118,14 +118,13 @@ class MemoryApplicationRecorder(MemoryAggregateRecorder, ApplicationRecorder, Pr
 
     def __init__(self) -> None:
         super().__init__()
-        self._listeners: set[Event] = set()
+        self._wakeups = Wakeups()
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         positions = self._insert(stored_events, **kwargs)
-        for listener in list(self._listeners):
-            listener.set()
+        self._wakeups.wake_all()
         return positions
 
     def select_notifications(
@@ -157,7 +156,7 @@ class MemoryApplicationRecorder(MemoryAggregateRecorder, ApplicationRecorder, Pr
     def subscribe(
         self, gt: int | None = None, topics: Sequence[str] = ()
     ) -> Subscription[ApplicationRecorder]:
-        return MemorySubscription(self, gt=gt, topics=topics)
+        return LocalSubscription(self, self._wakeups, gt=gt, topics=topics, poll=None)
 
     def delete_streams(self, originator_ids: Sequence[UUID]) -> None:
         with self._lock:
@@ -167,28 +166,6 @@ class MemoryApplicationRecorder(MemoryAggregateRecorder, ApplicationRecorder, Pr
             for position in doomed:
                 del self._events[position]
             self._positions = [p for p in self._positions if p not in doomed]
-
-    def listen(self, event: Event) -> None:
-        """Have `event` set after every insert (used by subscriptions)."""
-        self._listeners.add(event)
-
-    def unlisten(self, event: Event) -> None:
-        """Stop setting `event` after inserts."""
-        self._listeners.discard(event)
-
-
-class MemorySubscription(ListenNotifySubscription[MemoryApplicationRecorder]):
-    """Follows the feed, woken by inserts instead of polling."""
-
-    def __init__(
-        self, recorder: MemoryApplicationRecorder, gt: int | None, topics: Sequence[str]
-    ) -> None:
-        super().__init__(recorder=recorder, gt=gt, topics=topics)
-        recorder.listen(self._has_been_notified)
-
-    def stop(self) -> None:
-        super().stop()
-        self._recorder.unlisten(self._has_been_notified)
 
 
 class MemoryProcessRecorder(MemoryApplicationRecorder, MemoryTrackingRecorder, ProcessRecorder):

@@ -1,4 +1,4 @@
-"""The gap-safe feed of the PostgreSQL store: what a reader may return, and subscriptions.
+"""The gap-safe feed of the PostgreSQL store: which positions a reader may return.
 
 Writers take feed positions from a sequence without any lock held to commit, so positions
 commit out of order. A reader returns a position only once every lower position is final:
@@ -9,14 +9,11 @@ docs/adapters.md.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from threading import Event, Lock, Thread
-from typing import TYPE_CHECKING, Any
-
-from eventsourcing.persistence import ListenNotifySubscription
+from threading import Lock
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .postgres import PostgresApplicationRecorder
+    pass
 
 
 class FeedHorizon:
@@ -63,67 +60,3 @@ class FeedHorizon:
         """Record that every position up to `position` is known to be final."""
         with self._lock:
             self._decided = max(self._decided, position)
-
-
-class Wakeups:
-    """Events of this process's subscriptions, set when this process records events."""
-
-    def __init__(self) -> None:
-        self._lock = Lock()
-        self._events: set[Event] = set()
-
-    def add(self, event: Event) -> None:
-        """Wake `event` on every later local insert."""
-        with self._lock:
-            self._events.add(event)
-
-    def discard(self, event: Event) -> None:
-        """Stop waking `event`."""
-        with self._lock:
-            self._events.discard(event)
-
-    def wake_all(self) -> None:
-        """Set every registered event."""
-        with self._lock:
-            for event in self._events:
-                event.set()
-
-
-class PostgresSubscription(ListenNotifySubscription["PostgresApplicationRecorder"]):
-    """Follows the feed: pulls when this process inserts and every `POLL_INTERVAL` seconds.
-
-    There is no NOTIFY on the write path (it would serialise commits), so events recorded by
-    other processes arrive within one poll interval of becoming final.
-    """
-
-    POLL_INTERVAL = 0.1
-
-    def __init__(
-        self,
-        recorder: PostgresApplicationRecorder,
-        wakeups: Wakeups,
-        gt: int | None = None,
-        topics: Sequence[str] = (),
-    ) -> None:
-        self._stopping = Event()
-        self._wakeups = wakeups
-        super().__init__(recorder=recorder, gt=gt, topics=topics)
-        wakeups.add(self._has_been_notified)
-        self._poll_thread = Thread(target=self._poll, daemon=True)
-        self._poll_thread.start()
-
-    def stop(self) -> None:
-        """Stop the subscription and its polling thread."""
-        super().stop()
-        self._stopping.set()
-        self._wakeups.discard(self._has_been_notified)
-
-    def __exit__(self, *args: object, **kwargs: Any) -> None:
-        try:
-            super().__exit__(*args, **kwargs)
-        finally:
-            self._poll_thread.join()
-
-    def _poll(self) -> None:
-        while not self._stopping.wait(self.POLL_INTERVAL):
-            self._has_been_notified.set()

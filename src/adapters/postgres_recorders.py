@@ -23,7 +23,11 @@ from psycopg.rows import TupleRow
 
 from ..application.ports import PrunableRecorder
 from .postgres_datastore import PostgresDatastore
-from .postgres_feed import FeedHorizon, PostgresSubscription, Wakeups
+from .postgres_feed import FeedHorizon
+from .subscription import LocalSubscription, Wakeups
+
+POLL_INTERVAL = 0.1
+"""Seconds between looks for events other processes recorded (there is no NOTIFY)."""
 
 _MAX_IDENTIFIER = 63
 
@@ -200,8 +204,8 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
     def subscribe(
         self, gt: int | None = None, topics: Sequence[str] = ()
     ) -> Subscription[ApplicationRecorder]:
-        """Follow the feed after position `gt` (see `PostgresSubscription`)."""
-        return PostgresSubscription(self, self._wakeups, gt=gt, topics=topics)
+        """Follow the feed after position `gt`, polling every `POLL_INTERVAL` seconds."""
+        return LocalSubscription(self, self._wakeups, gt=gt, topics=topics, poll=POLL_INTERVAL)
 
     def delete_streams(self, originator_ids: Sequence[UUID]) -> None:
         """Delete every event of the given streams in one statement: all of them or none."""

@@ -1,0 +1,73 @@
+"""Following a store's feed: the subscription every store's application recorder returns."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from threading import Event, Lock, Thread
+from typing import Any
+
+from eventsourcing.persistence import ApplicationRecorder, ListenNotifySubscription
+
+
+class Wakeups:
+    """Events of this process's subscriptions, set when this process records events."""
+
+    def __init__(self) -> None:
+        self._lock = Lock()
+        self._events: set[Event] = set()
+
+    def add(self, event: Event) -> None:
+        """Wake `event` on every later local insert."""
+        with self._lock:
+            self._events.add(event)
+
+    def discard(self, event: Event) -> None:
+        """Stop waking `event`."""
+        with self._lock:
+            self._events.discard(event)
+
+    def wake_all(self) -> None:
+        """Set every registered event."""
+        with self._lock:
+            for event in self._events:
+                event.set()
+
+
+class LocalSubscription(ListenNotifySubscription[ApplicationRecorder]):
+    """Follows a recorder's feed: pulls at once when this process records events and, given
+    `poll`, every `poll` seconds, to see what other processes record (no store here sends
+    notifications on its write path: they would serialise commits)."""
+
+    def __init__(
+        self,
+        recorder: ApplicationRecorder,
+        wakeups: Wakeups,
+        *,
+        gt: int | None,
+        topics: Sequence[str],
+        poll: float | None,
+    ) -> None:
+        self._stopping = Event()
+        self._wakeups = wakeups
+        super().__init__(recorder=recorder, gt=gt, topics=topics)
+        wakeups.add(self._has_been_notified)
+        self._poll_thread = Thread(target=self._poll, args=(poll,), daemon=True)
+        if poll is not None:
+            self._poll_thread.start()
+
+    def stop(self) -> None:
+        """Stop the subscription and its polling."""
+        super().stop()
+        self._stopping.set()
+        self._wakeups.discard(self._has_been_notified)
+
+    def __exit__(self, *args: object, **kwargs: Any) -> None:
+        try:
+            super().__exit__(*args, **kwargs)
+        finally:
+            if self._poll_thread.ident is not None:
+                self._poll_thread.join()
+
+    def _poll(self, interval: float) -> None:
+        while not self._stopping.wait(interval):
+            self._has_been_notified.set()
