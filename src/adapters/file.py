@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from threading import Event, Thread
 from typing import Any
 from uuid import UUID
 
@@ -18,7 +17,6 @@ from eventsourcing.persistence import (
     ApplicationRecorder,
     InfrastructureFactory,
     InfrastructureFactoryError,
-    ListenNotifySubscription,
     Notification,
     ProcessRecorder,
     StoredEvent,
@@ -28,11 +26,14 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import Environment, EnvType, resolve_topic
 
-from ..application.ports import PrunableRecorder
+from ..application.ports import PrunableRecorder, StatusView
 from .file_prune import delete_streams, recover
 from .file_store import FileStore
+from .file_view import FileStatusView, view_path
+from .subscription import LocalSubscription, Wakeups
 
 POLL_INTERVAL = 0.05
+"""Seconds between looks for events other processes recorded."""
 
 
 class FileAggregateRecorder(AggregateRecorder):
@@ -66,15 +67,14 @@ class FileApplicationRecorder(FileAggregateRecorder, ApplicationRecorder, Prunab
 
     def __init__(self, store: FileStore) -> None:
         super().__init__(store)
-        self._listeners: set[Event] = set()
+        self._wakeups = Wakeups()
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         tracking = kwargs.get("tracking") if self.records_tracking else None
         positions = self.store.commit(stored_events, tracking)
-        for listener in list(self._listeners):
-            listener.set()
+        self._wakeups.wake_all()
         return positions
 
     def select_notifications(
@@ -96,40 +96,10 @@ class FileApplicationRecorder(FileAggregateRecorder, ApplicationRecorder, Prunab
     def subscribe(
         self, gt: int | None = None, topics: Sequence[str] = ()
     ) -> Subscription[ApplicationRecorder]:
-        return FileSubscription(self, gt=gt, topics=topics)
+        return LocalSubscription(self, self._wakeups, gt=gt, topics=topics, poll=POLL_INTERVAL)
 
     def delete_streams(self, originator_ids: Sequence[UUID]) -> None:
         delete_streams(self.store, originator_ids)
-
-    def listen(self, event: Event) -> None:
-        """Have `event` set after every insert made through this recorder."""
-        self._listeners.add(event)
-
-    def unlisten(self, event: Event) -> None:
-        """Stop setting `event` after inserts."""
-        self._listeners.discard(event)
-
-
-class FileSubscription(ListenNotifySubscription[FileApplicationRecorder]):
-    """Follows the feed: polls it every `POLL_INTERVAL` seconds, and wakes on local inserts."""
-
-    def __init__(
-        self, recorder: FileApplicationRecorder, gt: int | None, topics: Sequence[str]
-    ) -> None:
-        super().__init__(recorder=recorder, gt=gt, topics=topics)
-        self._stopped = Event()
-        recorder.listen(self._has_been_notified)
-        Thread(target=_poll, args=(self._stopped, self._has_been_notified), daemon=True).start()
-
-    def stop(self) -> None:
-        super().stop()
-        self._stopped.set()
-        self._recorder.unlisten(self._has_been_notified)
-
-
-def _poll(stopped: Event, wake: Event) -> None:
-    while not stopped.wait(POLL_INTERVAL):
-        wake.set()
 
 
 class FileTrackingRecorder(TrackingRecorder):
@@ -202,6 +172,10 @@ class FileFactory(InfrastructureFactory[FileTrackingRecorder]):
 
     def process_recorder(self) -> ProcessRecorder:
         return FileProcessRecorder(self.store())
+
+    def status_view(self) -> StatusView:
+        """This host's persistent status view, in `<dir>/views/<host>.sqlite3`."""
+        return FileStatusView(view_path(os.path.dirname(self.store().root)))
 
 
 Factory = FileFactory

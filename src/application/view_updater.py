@@ -60,18 +60,21 @@ class ViewUpdater:
         self._record_finishes = record_finishes
 
     def catch_up(self, *, until: int | None = None) -> int:
-        """Apply every event recorded so far (or up to position `until`); return the
-        view's position."""
+        """Apply every event recorded before the call (or up to position `until`), and the
+        finish records it appends itself; return the view's position. Events other processes
+        record meanwhile are left for the next call, so a busy store cannot keep it chasing."""
+        with store_errors():
+            end = until if until is not None else self._ledger.recorder.max_notification_id() or 0
         while True:
-            since = self._view.position()
-            batch = self._ledger.feed(after=since, limit=_BATCH, types=FOLDED, until=until)
+            since = self._position()
+            batch = self._ledger.feed(after=since, limit=_BATCH, types=FOLDED, until=end)
             if not batch:
                 return since
             drafts = self._apply(batch)
-            if self._view.position() != since:
+            if self._position() != since:
                 continue  # another updater committed while the rows were read: they may be newer
             if self._record_finishes:
-                self._record(drafts.values())
+                end = max(end, self._record(drafts.values()))
             try:
                 with store_errors():
                     self._view.commit(since, batch[-1][0], *self._rows(drafts.values()))
@@ -101,8 +104,13 @@ class ViewUpdater:
                 draft.touched.add(event.component)
         return drafts
 
+    def _position(self) -> int:
+        with store_errors():
+            return self._view.position()
+
     def _load(self, job_id: UUID, position: int) -> _Draft:
-        row, _ = self._view.load(job_id, ())
+        with store_errors():
+            row, _ = self._view.load(job_id, ())
         if row is None:
             return _Draft(position, None, {}, {})
         return _Draft(row.position, row.tally, {}, {})
@@ -110,12 +118,15 @@ class ViewUpdater:
     def _need(self, draft: _Draft, job_id: UUID, component: str) -> None:
         if component in draft.components or draft.tally is None:
             return
-        _, rows = self._view.load(job_id, [component])
+        with store_errors():
+            _, rows = self._view.load(job_id, [component])
         for row in rows:
             draft.components[component] = row.status
             draft.ordinals[component] = row.ordinal
 
-    def _record(self, drafts: Iterable[_Draft]) -> None:
+    def _record(self, drafts: Iterable[_Draft]) -> int:
+        """Append the finish records due; return the last one's feed position (0 if none)."""
+        last = 0
         for draft in drafts:
             if draft.tally is None:
                 continue
@@ -123,12 +134,13 @@ class ViewUpdater:
             if finished is None:
                 continue
             try:
-                self._ledger.append(finished)
+                last = max(last, *self._ledger.append(finished))
                 logger.info("job %s finished: %s", finished.originator_id, finished.outcome)
             except StreamConflict:
                 logger.debug(
                     "finish of job %s recorded elsewhere or not yet due", draft.tally.job_id
                 )
+        return last
 
     @staticmethod
     def _rows(drafts: Iterable[_Draft]) -> tuple[list[JobRow], list[ComponentRow]]:
