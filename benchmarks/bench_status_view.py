@@ -16,6 +16,7 @@ from multiprocessing.synchronize import Event as EventType
 
 from jobledger import Tracker, fold
 from jobledger.domain.events import component_stream_id
+from jobledger.testing.postgres_server import ServerBinariesNotFound, throwaway_postgres
 
 SIZES = (1_000, 10_000, 100_000)
 
@@ -122,6 +123,12 @@ def main() -> None:
     table("Status view, memory store", "memory://", SIZES[:2] if quick else SIZES, 3)
     with tempfile.TemporaryDirectory() as directory:
         table("Status view, file store", f"file://{directory}", (1_000, 10_000), 1)
+    try:
+        with throwaway_postgres() as url:
+            sizes = (1_000, 10_000) if quick else (10_000, 100_000)
+            table("Status view, PostgreSQL store (throwaway server)", url, sizes, 3)
+    except ServerBinariesNotFound as error:
+        print(f"## Status view, PostgreSQL store\n\nNot run: {error}\n")
     median, p99 = visibility_lag()
     print("## Visibility lag (file store, 4 processes reporting, 1 observer process)\n")
     print("From report() returning in one process to status() showing it in another;")

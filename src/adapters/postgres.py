@@ -17,6 +17,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import Environment, EnvType, resolve_topic, strtobool
 
+from ..application.ports import StatusView
 from .postgres_datastore import PostgresConfigurationError, PostgresDatastore, PostgresSettings
 from .postgres_recorders import (
     PostgresAggregateRecorder,
@@ -24,12 +25,14 @@ from .postgres_recorders import (
     PostgresRecorder,
 )
 from .postgres_tracking import PostgresProcessRecorder, PostgresTrackingRecorder
+from .postgres_view import PostgresStatusView
 
 __all__ = [
     "PostgresAggregateRecorder",
     "PostgresApplicationRecorder",
     "PostgresFactory",
     "PostgresProcessRecorder",
+    "PostgresStatusView",
     "PostgresTrackingRecorder",
 ]
 
@@ -86,6 +89,11 @@ class PostgresFactory(InfrastructureFactory[PostgresTrackingRecorder]):
             tracking_table=self._tracking_table(),
         )
         return self._created(recorder)
+
+    def status_view(self) -> StatusView:
+        """Return the status view kept in `<app>_view_*` tables, sharing the pool."""
+        prefix = self.env.name.lower() or "stored"
+        return self._created(PostgresStatusView(self.datastore, prefix=prefix))
 
     def close(self) -> None:
         """Close the connection pool."""

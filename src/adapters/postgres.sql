@@ -157,3 +157,95 @@ RETURNING notification_id;
 
 -- name: max_tracking_id
 SELECT notification_id FROM {tracking} WHERE application_name = %(application_name)s;
+
+-- name: create_view_tables
+-- The status view (jobledger.adapters.postgres_view); only view updaters write its tables.
+-- JSON is text, not jsonb: jsonb cannot hold the \u0000 escape that a NUL in a name, message
+-- or metadata string becomes; component names are bytea (UTF-8) for the same reason.
+CREATE TABLE IF NOT EXISTS {position} (
+    view text PRIMARY KEY,
+    position bigint NOT NULL
+);
+INSERT INTO {position} (view, position) VALUES ('status', 0) ON CONFLICT DO NOTHING;
+CREATE TABLE IF NOT EXISTS {jobs} (
+    job_id uuid PRIMARY KEY,
+    position bigint NOT NULL,
+    overall text NOT NULL,
+    tally text NOT NULL
+) WITH (fillfactor = 70);
+CREATE INDEX IF NOT EXISTS {jobs_position_idx} ON {jobs} (position);
+CREATE INDEX IF NOT EXISTS {jobs_overall_idx} ON {jobs} (overall, position);
+CREATE TABLE IF NOT EXISTS {components} (
+    job_id uuid NOT NULL,
+    name bytea NOT NULL,
+    ordinal bigint NOT NULL,
+    status text NOT NULL,
+    updated_at timestamptz,
+    state text NOT NULL,
+    PRIMARY KEY (job_id, name)
+) WITH (fillfactor = 80);
+CREATE INDEX IF NOT EXISTS {components_ordinal_idx} ON {components} (job_id, ordinal);
+-- Ordering by uuid is ordering by its text: both compare the same hex digits in order.
+CREATE INDEX IF NOT EXISTS {components_stale_idx} ON {components} (updated_at, job_id, ordinal)
+    WHERE status IN ('in_progress', 'retrying');
+
+-- name: select_view_exists
+-- Checked before creating: CREATE INDEX IF NOT EXISTS would queue behind commits in flight.
+SELECT to_regclass(%(table)s) IS NOT NULL;
+
+-- name: select_view_position
+SELECT position FROM {position} WHERE view = 'status';
+
+-- name: move_view_position
+-- Takes the row lock that serialises committers; a committer that waited sees the moved
+-- position, updates nothing and gives up (the caller retries from the new position).
+UPDATE {position} SET position = %(until)s WHERE view = 'status' AND position = %(since)s;
+
+-- name: lock_view_position
+SELECT position FROM {position} WHERE view = 'status' FOR UPDATE;
+
+-- name: upsert_view_jobs
+INSERT INTO {jobs} AS j (job_id, position, overall, tally)
+SELECT * FROM unnest(%(job_ids)s::uuid[], %(positions)s::bigint[], %(overalls)s::text[], %(tallies)s::text[])
+ON CONFLICT (job_id) DO UPDATE
+SET position = excluded.position, overall = excluded.overall, tally = excluded.tally;
+
+-- name: upsert_view_components
+INSERT INTO {components} AS c (job_id, name, ordinal, status, updated_at, state)
+SELECT * FROM unnest(
+    %(job_ids)s::uuid[], %(names)s::bytea[], %(ordinals)s::bigint[], %(statuses)s::text[],
+    %(updated)s::timestamptz[], %(states)s::text[]
+)
+ON CONFLICT (job_id, name) DO UPDATE
+SET ordinal = excluded.ordinal, status = excluded.status, updated_at = excluded.updated_at,
+    state = excluded.state;
+
+-- name: select_view_job
+SELECT position, tally FROM {jobs} WHERE job_id = %(job_id)s;
+
+-- name: select_view_named_components
+SELECT name, ordinal, state FROM {components}
+WHERE job_id = %(job_id)s AND name = ANY(%(names)s::bytea[]);
+
+-- name: select_view_components
+SELECT ordinal, state FROM {components}
+WHERE job_id = %(job_id)s AND ordinal > %(after)s ORDER BY ordinal LIMIT %(limit)s;
+
+-- name: select_view_jobs
+SELECT position, tally FROM {jobs}
+WHERE position < %(before)s ORDER BY position DESC LIMIT %(limit)s;
+
+-- name: select_view_jobs_by_status
+SELECT position, tally FROM {jobs}
+WHERE overall = %(status)s AND position < %(before)s ORDER BY position DESC LIMIT %(limit)s;
+
+-- name: select_view_stale
+SELECT job_id, ordinal, state FROM {components}
+WHERE status IN ('in_progress', 'retrying') AND updated_at < %(before)s
+ORDER BY updated_at, job_id, ordinal LIMIT %(limit)s;
+
+-- name: delete_view_components
+DELETE FROM {components} WHERE job_id = ANY(%(job_ids)s::uuid[]);
+
+-- name: delete_view_jobs
+DELETE FROM {jobs} WHERE job_id = ANY(%(job_ids)s::uuid[]);

@@ -42,6 +42,7 @@ _MAX_ATTEMPTS = 1_000
 _CACHED_JOBS = 1_000
 _CACHED_COMPONENTS = 100_000
 _ALL = 1 << 62
+_READ_YOUR_WRITES_TIMEOUT = 30.0
 
 
 def utc_now() -> datetime:
@@ -70,6 +71,7 @@ class Tracker:
         )
         self._changed = threading.Condition()
         self._generation = 0
+        self._written = 0
 
     @classmethod
     def open(cls, url: str | None = None, *, clock: Clock = utc_now) -> Tracker:
@@ -267,7 +269,7 @@ class Tracker:
         cron), else until `stop()` is true (for a worker process). Returns the calls made."""
         calls = 0
         while True:
-            self._updater.catch_up()
+            self._catch_up()
             made = self._hooks.run_once()
             calls += made
             if once or (stop is not None and stop()):
@@ -288,7 +290,7 @@ class Tracker:
     def summary(self, job_id: UUID | str) -> JobSummary:
         """Where the job stands now, without the components: one row of the status view."""
         job_id = parse_job_id(job_id, JobNotFound)
-        self._updater.catch_up()
+        self._catch_up()
         with store_errors():
             row, _ = self._view.load(job_id, ())
         if row is None:
@@ -331,7 +333,7 @@ class Tracker:
         """Jobs newest first, optionally only those whose overall status is `status`."""
         wanted = None if status is None else _status(status)
         before = _cursor(cursor, default=_ALL)
-        self._updater.catch_up()
+        self._catch_up()
         with store_errors():
             rows = self._view.jobs(status=wanted, before=before, limit=_limit(limit) + 1)
         more = len(rows) > limit
@@ -346,7 +348,7 @@ class Tracker:
         an `in_progress` report doubles as a heartbeat."""
         if not isinstance(older_than, timedelta) or older_than < timedelta(0):
             raise InvalidInput(f"older_than must be a non-negative timedelta, not {older_than!r}")
-        self._updater.catch_up()
+        self._catch_up()
         with store_errors():
             rows = self._view.stale(before=self._clock() - older_than, limit=_limit(limit))
         return [StaleComponent(job_id=r.job_id, component=r.status) for r in rows]
@@ -411,7 +413,7 @@ class Tracker:
     def rebuild_view(self) -> ViewCheck:
         """Recompute the status view from the events, report every row that differed, and
         repair it."""
-        self._updater.catch_up()
+        self._catch_up()
         return rebuild_view(self._ledger, self._view, self._clock, LocalStatusView())
 
     # Internals
@@ -423,9 +425,25 @@ class Tracker:
     def _append(self, *events: JobEvent) -> list[int]:
         positions = self._ledger.append(*events)
         with self._changed:
+            self._written = max(self._written, *positions)
             self._generation += 1
             self._changed.notify_all()
         return positions
+
+    def _catch_up(self) -> None:
+        """Catch the view up, at least past everything this Tracker recorded: a store may
+        hold a later position back until every earlier one is decided (PostgreSQL's feed
+        does, for transactions still in flight), so keep looking briefly until it is."""
+        written, delay = self._written, 0.001
+        deadline = time.monotonic() + _READ_YOUR_WRITES_TIMEOUT
+        while self._updater.catch_up() < written:
+            if time.monotonic() > deadline:
+                raise StoreError(
+                    f"the store's feed has not shown position {written}, written by this "
+                    f"process, within {_READ_YOUR_WRITES_TIMEOUT:g} s (a long transaction?)"
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
 
     def _await_change(self, seen: int, timeout: float) -> None:
         with self._changed:
@@ -468,6 +486,9 @@ class Tracker:
         self._ledger.delete_streams(streams)
         with store_errors():
             self._view.delete([job.id])
+            applied = self._view.position()
+        with self._changed:  # deleted writes will never show: stop waiting for them
+            self._written = min(self._written, applied)
         self._jobs.discard(job.id)
         for name in job.components:
             self._known.discard((job.id, name))

@@ -82,19 +82,14 @@ class ViewUpdater:
                 logger.debug("view moved past %d while this batch was applied; again", since)
 
     def _apply(self, batch: Sequence[tuple[int, JobEvent]]) -> dict[UUID, _Draft]:
-        drafts: dict[UUID, _Draft] = {}
-        for position, event in batch:
-            job_id = event.job_id if isinstance(event, StatusReported) else event.originator_id
-            draft = drafts.get(job_id) or self._load(job_id, position)
-            drafts[job_id] = draft
-            if isinstance(event, StatusReported):
-                self._need(draft, job_id, event.component)
+        drafts = self._load(batch)
+        for _, event in batch:
+            draft = drafts[_job_of(event)]
             if draft.tally is None and not isinstance(event, JobCreated):
-                logger.debug("skipping event %r of unknown (pruned?) job %s", event, job_id)
+                logger.debug("skipping event %r of an unknown (pruned?) job", event)
                 continue
             if draft.tally is not None and isinstance(event, JobCreated):
                 continue  # the row was read after another updater applied this batch
-
             new = _new_names(event)
             first = 0 if draft.tally is None else draft.tally.total
             draft.ordinals.update((name, first + i) for i, name in enumerate(new))
@@ -108,21 +103,27 @@ class ViewUpdater:
         with store_errors():
             return self._view.position()
 
-    def _load(self, job_id: UUID, position: int) -> _Draft:
-        with store_errors():
-            row, _ = self._view.load(job_id, ())
-        if row is None:
-            return _Draft(position, None, {}, {})
-        return _Draft(row.position, row.tally, {}, {})
-
-    def _need(self, draft: _Draft, job_id: UUID, component: str) -> None:
-        if component in draft.components or draft.tally is None:
-            return
-        with store_errors():
-            _, rows = self._view.load(job_id, [component])
-        for row in rows:
-            draft.components[component] = row.status
-            draft.ordinals[component] = row.ordinal
+    def _load(self, batch: Sequence[tuple[int, JobEvent]]) -> dict[UUID, _Draft]:
+        """The rows the batch touches: one read per job, with all its reported components."""
+        created: dict[UUID, int] = {}
+        reported: dict[UUID, set[str]] = {}
+        for position, event in batch:
+            job_id = _job_of(event)
+            created.setdefault(job_id, position)
+            names = reported.setdefault(job_id, set())
+            if isinstance(event, StatusReported):
+                names.add(event.component)
+        drafts = {}
+        for job_id, names in reported.items():
+            with store_errors():
+                row, rows = self._view.load(job_id, names)
+            drafts[job_id] = _Draft(
+                created[job_id] if row is None else row.position,
+                None if row is None else row.tally,
+                {r.status.name: r.ordinal for r in rows},
+                {r.status.name: r.status for r in rows},
+            )
+        return drafts
 
     def _record(self, drafts: Iterable[_Draft]) -> int:
         """Append the finish records due; return the last one's feed position (0 if none)."""
@@ -155,6 +156,10 @@ class ViewUpdater:
                 ComponentRow(job_id, draft.ordinals[n], draft.components[n]) for n in draft.touched
             )
         return jobs, components
+
+
+def _job_of(event: JobEvent) -> UUID:
+    return event.job_id if isinstance(event, StatusReported) else event.originator_id
 
 
 def _new_names(event: JobEvent) -> tuple[str, ...]:

@@ -1,0 +1,197 @@
+"""The PostgreSQL store's status view: job and component rows in tables next to the events.
+
+Only view updaters write these tables, each batch in one transaction that first moves the
+view's position row from `since` to `until`. That row lock serialises updaters (never
+reporters, which only append events), and a position that moved rolls the batch back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import cast
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError, ProgrammingError
+from psycopg import Connection, sql
+from psycopg.rows import TupleRow
+
+from ..application.ports import ComponentRow, JobRow, StatusView
+from ..domain.component import ComponentStatus
+from ..domain.projection import Tally
+from ..domain.status import Status
+from .postgres_datastore import PostgresDatastore
+from .postgres_recorders import PostgresRecorder, check_identifier
+
+_STATEMENTS = (
+    "select_view_exists",
+    "select_view_position",
+    "move_view_position",
+    "lock_view_position",
+    "upsert_view_jobs",
+    "upsert_view_components",
+    "select_view_job",
+    "select_view_named_components",
+    "select_view_components",
+    "select_view_jobs",
+    "select_view_jobs_by_status",
+    "select_view_stale",
+    "delete_view_components",
+    "delete_view_jobs",
+)
+
+
+class PostgresStatusView(PostgresRecorder, StatusView):
+    """The status view in `<prefix>_view_position`, `<prefix>_view_jobs` and
+    `<prefix>_view_components`, sharing the store's connection pool."""
+
+    def __init__(self, datastore: PostgresDatastore, *, prefix: str = "stored") -> None:
+        super().__init__(datastore)
+        tables = {name: f"{prefix}_view_{name}" for name in ("position", "jobs", "components")}
+        indexes = {
+            name: f"{prefix}_view_{name}"
+            for name in (
+                "jobs_position_idx",
+                "jobs_overall_idx",
+                "components_ordinal_idx",
+                "components_stale_idx",
+            )
+        }
+        for name in [*tables.values(), *indexes.values()]:
+            check_identifier(name)
+        self._sql_create = datastore.sql("create_view_tables", **tables, **indexes)
+        self._sql = {name: datastore.sql(name, **tables) for name in _STATEMENTS}
+        self._position_table = sql.Identifier(tables["position"]).as_string()
+
+    def ddl(self) -> list[bytes]:
+        """Statements creating the view's tables and its position row, each idempotent."""
+        return [*super().ddl(), self._sql_create]
+
+    def create_table(self) -> None:
+        """Create the tables unless they exist (checking the schema version either way)."""
+        params = {"table": self._position_table}
+        row = self.datastore.run(
+            lambda conn: conn.execute(self._sql["select_view_exists"], params).fetchone()
+        )
+        self.datastore.create([] if row and row[0] else self.ddl())
+
+    def position(self) -> int:
+        """The feed position of the last event applied (0 before any)."""
+        row = self.datastore.run(
+            lambda conn: conn.execute(self._sql["select_view_position"]).fetchone()
+        )
+        if row is None:
+            raise ProgrammingError("the status view has no position row: were its tables created?")
+        return cast("int", row[0])
+
+    def load(
+        self, job_id: UUID, components: Collection[str]
+    ) -> tuple[JobRow | None, list[ComponentRow]]:
+        """The job's row (None if unknown) and the rows of those named components it has."""
+        names = [name.encode() for name in components]
+
+        def read(conn: Connection[TupleRow]) -> tuple[TupleRow | None, list[TupleRow]]:
+            job = conn.execute(self._sql["select_view_job"], {"job_id": job_id}).fetchone()
+            if not names:
+                return job, []
+            params = {"job_id": job_id, "names": names}
+            return job, conn.execute(self._sql["select_view_named_components"], params).fetchall()
+
+        job, found = self.datastore.run(read)
+        if job is None:
+            return None, []
+        by_name = {
+            bytes(name): _component(job_id, ordinal, state) for name, ordinal, state in found
+        }
+        rows = [by_name[name] for name in names if name in by_name]
+        return _job(job), rows
+
+    def commit(
+        self, since: int, until: int, jobs: Sequence[JobRow], components: Sequence[ComponentRow]
+    ) -> None:
+        """Upsert the rows and move the position from `since` to `until` in one transaction.
+
+        Raises `IntegrityError` (and changes nothing) if the position is no longer `since`.
+        """
+        job_columns = _job_columns(jobs)
+        component_columns = _component_columns(components)
+        with self.datastore.connection() as conn, conn.transaction():
+            moved = conn.execute(self._sql["move_view_position"], {"since": since, "until": until})
+            if moved.rowcount != 1:
+                row = conn.execute(self._sql["select_view_position"]).fetchone()
+                now = "none" if row is None else row[0]
+                raise IntegrityError(f"status view is at position {now}, not {since}")
+            if jobs:
+                conn.execute(self._sql["upsert_view_jobs"], job_columns)
+            if components:
+                conn.execute(self._sql["upsert_view_components"], component_columns)
+
+    def components(self, job_id: UUID, *, after: int, limit: int) -> list[ComponentRow]:
+        """Up to `limit` component rows of a job with ordinal above `after`, in order."""
+        params = {"job_id": job_id, "after": after, "limit": limit}
+        found = self.datastore.run(
+            lambda conn: conn.execute(self._sql["select_view_components"], params).fetchall()
+        )
+        return [_component(job_id, ordinal, state) for ordinal, state in found]
+
+    def jobs(self, *, status: Status | None, before: int, limit: int) -> list[JobRow]:
+        """Up to `limit` job rows created at feed positions below `before`, newest first,
+        only those whose overall status is `status` if given."""
+        query = self._sql["select_view_jobs" if status is None else "select_view_jobs_by_status"]
+        params = {
+            "before": before,
+            "limit": limit,
+            "status": None if status is None else status.value,
+        }
+        found = self.datastore.run(lambda conn: conn.execute(query, params).fetchall())
+        return [_job(row) for row in found]
+
+    def stale(self, *, before: datetime, limit: int) -> list[ComponentRow]:
+        """Up to `limit` in-progress or retrying components last updated before `before`,
+        oldest first, ties in order of job id (as text) and declared order."""
+        params = {"before": before, "limit": limit}
+        found = self.datastore.run(
+            lambda conn: conn.execute(self._sql["select_view_stale"], params).fetchall()
+        )
+        return [_component(job_id, ordinal, state) for job_id, ordinal, state in found]
+
+    def delete(self, job_ids: Sequence[UUID]) -> None:
+        """Remove the rows of these jobs in one transaction, after any commit in flight."""
+        if not job_ids:
+            return
+        params = {"job_ids": list(job_ids)}
+        with self.datastore.connection() as conn, conn.transaction():
+            # Waiting for committers here means the two never lock rows in opposite orders.
+            conn.execute(self._sql["lock_view_position"])
+            conn.execute(self._sql["delete_view_components"], params)
+            conn.execute(self._sql["delete_view_jobs"], params)
+
+
+def _job(row: TupleRow) -> JobRow:
+    return JobRow(cast("int", row[0]), Tally.model_validate_json(cast("str", row[1])))
+
+
+def _component(job_id: UUID, ordinal: int, state: str) -> ComponentRow:
+    return ComponentRow(job_id, ordinal, ComponentStatus.model_validate_json(state))
+
+
+def _job_columns(jobs: Sequence[JobRow]) -> dict[str, list[object]]:
+    latest = list({job.tally.job_id: job for job in jobs}.values())
+    return {
+        "job_ids": [job.tally.job_id for job in latest],
+        "positions": [job.position for job in latest],
+        "overalls": [job.tally.summary().overall.value for job in latest],
+        "tallies": [job.tally.model_dump_json() for job in latest],
+    }
+
+
+def _component_columns(components: Sequence[ComponentRow]) -> dict[str, list[object]]:
+    latest = list({(row.job_id, row.status.name): row for row in components}.values())
+    return {
+        "job_ids": [row.job_id for row in latest],
+        "names": [row.status.name.encode() for row in latest],
+        "ordinals": [row.ordinal for row in latest],
+        "statuses": [row.status.status.value for row in latest],
+        "updated": [row.status.updated_at for row in latest],
+        "states": [row.status.model_dump_json() for row in latest],
+    }
