@@ -65,7 +65,7 @@ def tracker_rate(url: str, jobs: int, processes: int, seconds: float) -> tuple[f
         per_job = COMPONENTS // jobs
         ids = [tracker.create_job([f"c{n}" for n in range(per_job)]) for _ in range(jobs)]
     work = [(ids[n % jobs], f"c{n // jobs}") for n in range(COMPONENTS)]
-    context = multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("fork")
     barrier = context.Barrier(processes)
     results = context.Queue()
     workers = [
