@@ -21,6 +21,7 @@ import multiprocessing
 import os
 import time
 from collections.abc import Callable
+from typing import Any
 from uuid import UUID, uuid4
 
 import psycopg
@@ -133,23 +134,29 @@ def worker(args) -> None:
         results.put(error)
 
 
-def measure(variant: str, url: str, processes: int, seconds: float) -> tuple[float, int]:
-    """Return events per second over all processes, and the number of conflicts."""
+def run_workers(
+    target: Callable[..., None], jobs: list[tuple[Any, ...]], timeout: float
+) -> list[Any]:
+    """Start one forked process per job, each called as `target((*job, barrier, results))`;
+    return what each put on `results`, raising if any put an exception."""
     context = multiprocessing.get_context("fork")
-    barrier = context.Barrier(processes)
+    barrier = context.Barrier(len(jobs))
     results = context.Queue()
-    workers = [
-        context.Process(target=worker, args=((variant, url, seconds, barrier, results),))
-        for _ in range(processes)
-    ]
+    workers = [context.Process(target=target, args=((*job, barrier, results),)) for job in jobs]
     for process in workers:
         process.start()
-    totals = [results.get(timeout=seconds + 120) for _ in workers]
+    totals = [results.get(timeout=timeout) for _ in workers]
     for process in workers:
         process.join()
     failures = [t for t in totals if isinstance(t, BaseException)]
     if failures:
-        raise RuntimeError(f"{variant} with {processes} processes failed") from failures[0]
+        raise RuntimeError(f"{len(failures)} of {len(jobs)} workers failed") from failures[0]
+    return totals
+
+
+def measure(variant: str, url: str, processes: int, seconds: float) -> tuple[float, int]:
+    """Return events per second over all processes, and the number of conflicts."""
+    totals = run_workers(worker, [(variant, url, seconds)] * processes, seconds + 120)
     return sum(t[0] for t in totals) / seconds, sum(t[1] for t in totals)
 
 

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import multiprocessing
 import time
 from typing import Any
 
 import psycopg
-from bench_postgres_store import measure, prepare
+from bench_postgres_store import measure, prepare, run_workers
 
 from jobledger import Tracker
 from jobledger.testing.postgres_server import database_url, throwaway_postgres
@@ -65,23 +64,8 @@ def tracker_rate(url: str, jobs: int, processes: int, seconds: float) -> tuple[f
         per_job = COMPONENTS // jobs
         ids = [tracker.create_job([f"c{n}" for n in range(per_job)]) for _ in range(jobs)]
     work = [(ids[n % jobs], f"c{n // jobs}") for n in range(COMPONENTS)]
-    context = multiprocessing.get_context("fork")
-    barrier = context.Barrier(processes)
-    results = context.Queue()
-    workers = [
-        context.Process(
-            target=_report, args=((url, work[w::processes], seconds, barrier, results),)
-        )
-        for w in range(processes)
-    ]
-    for process in workers:
-        process.start()
-    totals = [results.get(timeout=seconds + 300) for _ in workers]
-    for process in workers:
-        process.join()
-    failures = [t for t in totals if isinstance(t, BaseException)]
-    if failures:
-        raise RuntimeError(f"Tracker with {processes} processes failed") from failures[0]
+    jobs = [(url, work[w::processes], seconds) for w in range(processes)]
+    totals = run_workers(_report, jobs, seconds + 300)
     return sum(t[0] / t[1] for t in totals), sum(t[2] for t in totals)
 
 

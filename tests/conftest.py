@@ -29,6 +29,10 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 import uuid  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from contextlib import ExitStack  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
+
+if TYPE_CHECKING:
+    from jobledger.adapters.postgres import PostgresFactory
 
 
 @pytest.fixture(scope="session")
@@ -68,3 +72,13 @@ def postgres_database(postgres_url: str) -> Iterator[str]:
     finally:
         with psycopg.connect(postgres_url, autocommit=True) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def postgres_factory(postgres_database: str) -> Iterator[PostgresFactory]:
+    """The PostgreSQL store's infrastructure factory on a fresh database."""
+    from jobledger.adapters.postgres import PostgresFactory
+
+    factory = PostgresFactory({PostgresFactory.POSTGRES_URL: postgres_database})
+    yield factory
+    factory.close()

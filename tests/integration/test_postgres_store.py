@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from uuid import UUID, uuid4
 
 import psycopg
@@ -27,15 +27,8 @@ from jobledger.adapters.postgres_datastore import (
 
 
 @pytest.fixture
-def factory(postgres_database: str) -> Iterator[PostgresFactory]:
-    factory = PostgresFactory({PostgresFactory.POSTGRES_URL: postgres_database})
-    yield factory
-    factory.close()
-
-
-@pytest.fixture
-def recorder(factory: PostgresFactory) -> PostgresApplicationRecorder:
-    recorder = factory.application_recorder()
+def recorder(postgres_factory: PostgresFactory) -> PostgresApplicationRecorder:
+    recorder = postgres_factory.application_recorder()
     assert isinstance(recorder, PostgresApplicationRecorder)
     return recorder
 
@@ -181,8 +174,8 @@ def test_concurrent_starts_create_the_schema_once(postgres_database):
         ]
 
 
-def test_a_database_written_by_a_newer_version_is_refused(factory, postgres_database):
-    factory.application_recorder()
+def test_a_database_written_by_a_newer_version_is_refused(postgres_factory, postgres_database):
+    postgres_factory.application_recorder()
     with psycopg.connect(postgres_database) as conn:
         conn.execute("UPDATE jobledger_schema SET version = 99")
     newer = PostgresFactory({PostgresFactory.POSTGRES_URL: postgres_database})
@@ -198,12 +191,12 @@ def test_a_database_written_by_a_newer_version_is_refused(factory, postgres_data
 def test_server_down_at_start_names_host_and_database_not_password(tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
     url = f"postgresql://jobs:Secr3t-pw@/jobsdb?host={tmp_path}&port=5999&connect_timeout=2"
-    factory = PostgresFactory({PostgresFactory.POSTGRES_URL: url})
+    postgres_factory = PostgresFactory({PostgresFactory.POSTGRES_URL: url})
     try:
         with pytest.raises(OperationalError) as caught:
-            factory.application_recorder()
+            postgres_factory.application_recorder()
     finally:
-        factory.close()
+        postgres_factory.close()
     message = str(caught.value)
     assert str(tmp_path) in message
     assert "jobsdb" in message
@@ -220,14 +213,14 @@ def test_malformed_url_is_refused_without_repeating_it():
 
 def test_url_settings_are_taken_and_hidden_from_libpq(postgres_database):
     url = f"{postgres_database}&pool_size=2&pool_timeout=3&connect_timeout=5"
-    factory = PostgresFactory({PostgresFactory.POSTGRES_URL: url})
+    postgres_factory = PostgresFactory({PostgresFactory.POSTGRES_URL: url})
     try:
-        assert factory.datastore.pool.max_size == 2
-        assert factory.datastore.pool.timeout == 3
-        assert "pool_size" not in factory.datastore.settings.conninfo
-        factory.application_recorder().insert_events([event()])
+        assert postgres_factory.datastore.pool.max_size == 2
+        assert postgres_factory.datastore.pool.timeout == 3
+        assert "pool_size" not in postgres_factory.datastore.settings.conninfo
+        postgres_factory.application_recorder().insert_events([event()])
     finally:
-        factory.close()
+        postgres_factory.close()
 
 
 def _backend_pids(url: str, where: str) -> list[int]:
@@ -312,8 +305,8 @@ def test_nul_in_a_topic_is_refused_and_records_nothing(recorder):
     assert recorder.select_events(stream) == []
 
 
-def test_a_follower_misses_nothing_while_writers_race_and_fail(recorder, factory):
-    follower = factory.application_recorder()  # Its own horizon, as in another process.
+def test_a_follower_misses_nothing_while_writers_race_and_fail(recorder, postgres_factory):
+    follower = postgres_factory.application_recorder()  # Its own horizon, as in another process.
     written: list[int] = []
     done = threading.Event()
 

@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from random import Random
 from uuid import UUID, uuid4
@@ -29,15 +28,8 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
-def factory(postgres_database: str) -> Iterator[PostgresFactory]:
-    factory = PostgresFactory({PostgresFactory.POSTGRES_URL: postgres_database})
-    yield factory
-    factory.close()
-
-
-@pytest.fixture
-def view(factory: PostgresFactory) -> StatusView:
-    view = factory.status_view()
+def view(postgres_factory: PostgresFactory) -> StatusView:
+    view = postgres_factory.status_view()
     assert isinstance(view, PostgresStatusView)
     return view
 
@@ -139,13 +131,13 @@ _CHILD = """
 import json, sys
 from uuid import UUID
 from jobledger.adapters.postgres import PostgresFactory
-factory = PostgresFactory({PostgresFactory.POSTGRES_URL: sys.argv[1]})
-view = factory.status_view()
+postgres_factory = PostgresFactory({PostgresFactory.POSTGRES_URL: sys.argv[1]})
+view = postgres_factory.status_view()
 position = view.position()
 row, components = view.load(UUID(sys.argv[2]), ["a\\0"])
 view.commit(position, position + 1, [], [])
 print(json.dumps([position, row.tally.model_dump_json(), components[0].status.name]))
-factory.close()
+postgres_factory.close()
 """
 
 
@@ -172,11 +164,11 @@ def test_another_process_sees_the_commits_and_its_own_are_seen(
 
 
 def test_opening_a_view_does_not_queue_behind_a_commit_in_flight(
-    view: StatusView, factory: PostgresFactory, postgres_database: str
+    view: StatusView, postgres_factory: PostgresFactory, postgres_database: str
 ) -> None:
     with psycopg.connect(postgres_database) as committing:  # a transaction left open
         committing.execute("LOCK TABLE stored_view_components IN ROW EXCLUSIVE MODE")
-        opener = threading.Thread(target=factory.status_view, daemon=True)
+        opener = threading.Thread(target=postgres_factory.status_view, daemon=True)
         opener.start()
         opener.join(timeout=5)
         alive = opener.is_alive()
