@@ -20,7 +20,8 @@ import argparse
 import multiprocessing
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -160,36 +161,53 @@ def measure(variant: str, url: str, processes: int, seconds: float) -> tuple[flo
     return sum(t[0] for t in totals) / seconds, sum(t[1] for t in totals)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def options(description: str) -> argparse.Namespace:
+    """`--seconds` per cell and the comma-separated `--processes` counts (as `counts`)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--processes", default="1,4,16")
-    options = parser.parse_args()
-    counts = [int(n) for n in options.processes.split(",")]
-    rates: dict[str, list[float]] = {}
-    conflicts = 0
+    parsed = parser.parse_args()
+    parsed.counts = [int(n) for n in parsed.processes.split(",")]
+    return parsed
+
+
+@contextmanager
+def databases(*names: str) -> Iterator[dict[str, str]]:
+    """A throwaway server with these databases, the baselines' tables ready in `bench`."""
     with throwaway_postgres() as server:
         with psycopg.connect(server, autocommit=True) as admin:
-            for name in ("bench", "jobledger", "stock"):  # The recorders share table names.
+            for name in ("bench", "jobledger", "stock", *names):  # Recorders share table names.
                 admin.execute(f"CREATE DATABASE {name}")
-        url = database_url(server, "bench")
-        prepare(url)
+        urls = {name: database_url(server, name) for name in ("bench", *names)}
+        prepare(urls["bench"])
+        yield urls
+
+
+def table(title: str, counts: list[int], rates: dict[str, list[float]], ours: str) -> None:
+    """Print events/s per variant and process count, and `ours` over each at the last count."""
+    header = " | ".join(f"{n} process{'es' if n > 1 else ''}" for n in counts)
+    print(f"\n{title}, {os.cpu_count()} CPUs, events/s\n")
+    print(f"| variant | {header} | {ours} / variant at {counts[-1]} |")
+    print("| --- |" + " ---: |" * (len(counts) + 1))
+    for variant, row in rates.items():
+        cells = " | ".join(f"{rate:,.0f}" for rate in row)
+        print(f"| {variant} | {cells} | {rates[ours][-1] / row[-1]:.2f}x |")
+
+
+def main() -> None:
+    given = options(__doc__.splitlines()[0])
+    rates: dict[str, list[float]] = {}
+    conflicts = 0
+    with databases() as urls:
         for variant in VARIANTS:
-            for processes in counts:
-                rate, conflicted = measure(variant, url, processes, options.seconds)
+            for processes in given.counts:
+                rate, conflicted = measure(variant, urls["bench"], processes, given.seconds)
                 rates.setdefault(variant, []).append(rate)
                 conflicts += conflicted
                 print(
                     f"  {variant:<26} {processes:>2} processes: {rate:>8.0f} events/s", flush=True
                 )
-    header = " | ".join(f"{n} process{'es' if n > 1 else ''}" for n in counts)
-    print(f"\nPostgreSQL {options.seconds:g} s per cell, {os.cpu_count()} CPUs, events/s\n")
-    print(f"| variant | {header} | jobledger / variant at {counts[-1]} |")
-    print("| --- |" + " ---: |" * (len(counts) + 1))
-    ours = rates["jobledger"][-1]
-    for variant, row in rates.items():
-        cells = " | ".join(f"{rate:,.0f}" for rate in row)
-        print(f"| {variant} | {cells} | {ours / row[-1]:.2f}x |")
+    table(f"PostgreSQL, {given.seconds:g} s per cell", given.counts, rates, "jobledger")
     print(f"\nIntegrityErrors between different streams: {conflicts}")
 
 

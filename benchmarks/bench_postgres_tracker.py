@@ -10,16 +10,13 @@ Run: `.venv/bin/python benchmarks/bench_postgres_tracker.py [--seconds 3] [--pro
 
 from __future__ import annotations
 
-import argparse
 import logging
 import time
 from typing import Any
 
-import psycopg
-from bench_postgres_store import measure, prepare, run_workers
+from bench_postgres_store import databases, measure, options, run_workers, table
 
 from jobledger import Tracker
-from jobledger.testing.postgres_server import database_url, throwaway_postgres
 
 COMPONENTS = 10_000
 BASELINES = ("(a) bare INSERT", "(b) laravel FOR UPDATE", "(c) eventsourcing stock")
@@ -70,44 +67,33 @@ def tracker_rate(url: str, jobs: int, processes: int, seconds: float) -> tuple[f
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument("--processes", default="1,4,16")
-    options = parser.parse_args()
-    counts = [int(n) for n in options.processes.split(",")]
+    given = options(__doc__.splitlines()[0])
     rates: dict[str, list[float]] = {}
     retries = 0
-    with throwaway_postgres() as server:
-        with psycopg.connect(server, autocommit=True) as admin:
-            for name in ("bench", "jobledger", "stock", "tracker"):
-                admin.execute(f"CREATE DATABASE {name}")
-        url, tracker_url = database_url(server, "bench"), database_url(server, "tracker")
-        prepare(url)
-        for processes in counts:
+    with databases("tracker") as urls:
+        for processes in given.counts:
             for jobs in (1, 16):
-                rate, retried = tracker_rate(tracker_url, jobs, processes, options.seconds)
-                rates.setdefault(
-                    f"jobledger Tracker, {jobs} job{'s' if jobs > 1 else ''}", []
-                ).append(rate)
+                rate, retried = tracker_rate(urls["tracker"], jobs, processes, given.seconds)
+                label = f"jobledger Tracker, {jobs} job{'s' if jobs > 1 else ''}"
+                rates.setdefault(label, []).append(rate)
                 retries += retried
             for variant in BASELINES:
-                rate, _ = measure(variant, url, processes, options.seconds)
+                rate, _ = measure(variant, urls["bench"], processes, given.seconds)
                 rates.setdefault(variant, []).append(rate)
             print(
                 f"  {processes} processes: "
                 + ", ".join(f"{k} {v[-1]:.0f}/s" for k, v in rates.items()),
                 flush=True,
             )
-    ours = rates["jobledger Tracker, 1 job"]
-    header = " | ".join(f"{n} process{'es' if n > 1 else ''}" for n in counts)
-    print(f"\nPostgreSQL through Tracker.report, {options.seconds:g} s per cell, events/s\n")
-    print(f"| variant | {header} | Tracker (1 job) / variant at {counts[-1]} |")
-    print("| --- |" + " ---: |" * (len(counts) + 1))
-    for variant, row in rates.items():
-        cells = " | ".join(f"{rate:,.0f}" for rate in row)
-        print(f"| {variant} | {cells} | {ours[-1] / row[-1]:.2f}x |")
-    spread = rates["jobledger Tracker, 16 jobs"]
-    print(f"\nOne job against 16 jobs at {counts[-1]} processes: {ours[-1] / spread[-1]:.2f}")
+    ours = "jobledger Tracker, 1 job"
+    table(
+        f"PostgreSQL through Tracker.report, {given.seconds:g} s per cell",
+        given.counts,
+        rates,
+        ours,
+    )
+    spread = rates[ours][-1] / rates["jobledger Tracker, 16 jobs"][-1]
+    print(f"\nOne job against 16 jobs at {given.counts[-1]} processes: {spread:.2f}")
     print(f"Optimistic-concurrency retries: {retries}")
 
 
