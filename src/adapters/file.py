@@ -30,7 +30,7 @@ from ..application.ports import PrunableRecorder, StatusView
 from .file_prune import delete_streams, recover
 from .file_store import FileStore
 from .file_view import FileStatusView, view_path
-from .subscription import LocalSubscription, Wakeups
+from .subscription import LocalSubscription, Wakeups, first_position
 
 POLL_INTERVAL = 0.05
 """Seconds between looks for events other processes recorded."""
@@ -86,8 +86,8 @@ class FileApplicationRecorder(FileAggregateRecorder, ApplicationRecorder, Prunab
         *,
         inclusive_of_start: bool = True,
     ) -> Sequence[Notification]:
-        first = 1 if start is None else start + (0 if inclusive_of_start else 1)
-        return self.store.feed.notifications(max(first, 1), limit, stop, topics)
+        first = first_position(start, inclusive_of_start)
+        return self.store.feed.notifications(first, limit, stop, topics)
 
     def max_notification_id(self) -> int | None:
         """The highest position assigned so far (it may belong to a deleted event)."""

@@ -28,7 +28,7 @@ from eventsourcing.utils import resolve_topic
 
 from ..application.local_view import LocalStatusView
 from ..application.ports import PrunableRecorder, StatusView
-from .subscription import LocalSubscription, Wakeups
+from .subscription import LocalSubscription, Wakeups, first_position
 
 
 class MemoryTrackingRecorder(TrackingRecorder):
@@ -137,7 +137,7 @@ class MemoryApplicationRecorder(MemoryAggregateRecorder, ApplicationRecorder, Pr
         inclusive_of_start: bool = True,
     ) -> Sequence[Notification]:
         with self._lock:
-            first = 1 if start is None else start + (0 if inclusive_of_start else 1)
+            first = first_position(start, inclusive_of_start)
             end = len(self._positions) if stop is None else bisect_right(self._positions, stop)
             results: list[Notification] = []
             for position in self._positions[bisect_left(self._positions, first) : end]:

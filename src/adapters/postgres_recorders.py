@@ -24,7 +24,7 @@ from psycopg.rows import TupleRow
 from ..application.ports import PrunableRecorder
 from .postgres_datastore import PostgresDatastore
 from .postgres_feed import FeedHorizon
-from .subscription import LocalSubscription, Wakeups
+from .subscription import LocalSubscription, Wakeups, first_position
 
 POLL_INTERVAL = 0.1
 """Seconds between looks for events other processes recorded (there is no NOTIFY)."""
@@ -171,7 +171,7 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
         Stops short of any position whose transaction may still commit, so a follower that
         resumes after the last position returned never misses an event.
         """
-        after = 0 if start is None else max(0, start - 1 if inclusive_of_start else start)
+        after = first_position(start, inclusive_of_start) - 1
 
         def read(conn: Connection[TupleRow]) -> list[TupleRow]:
             upto = self._readable_upto(conn, after, stop)

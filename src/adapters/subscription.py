@@ -1,4 +1,5 @@
-"""Following a store's feed: the subscription every store's application recorder returns."""
+"""Reading a store's feed: where a selection starts, and the subscription every store's
+application recorder returns."""
 
 from __future__ import annotations
 
@@ -7,6 +8,12 @@ from threading import Event, Lock, Thread
 from typing import Any
 
 from eventsourcing.persistence import ApplicationRecorder, ListenNotifySubscription
+
+
+def first_position(start: int | None, inclusive_of_start: bool) -> int:
+    """The first feed position `select_notifications(start, ...)` may return (at least 1)."""
+    first = 1 if start is None else start + (0 if inclusive_of_start else 1)
+    return max(first, 1)
 
 
 class Wakeups:
