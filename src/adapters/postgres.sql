@@ -19,6 +19,11 @@ SELECT version FROM jobledger_schema WHERE name = 'jobledger';
 -- name: insert_schema_version
 INSERT INTO jobledger_schema (name, version) VALUES ('jobledger', %(version)s);
 
+-- name: relation_exists
+-- Checked before creating: CREATE INDEX IF NOT EXISTS and ALTER SEQUENCE lock a table in
+-- use, queue behind writes in flight and can deadlock with them.
+SELECT to_regclass(%(name)s) IS NOT NULL;
+
 -- name: create_functions
 -- Takes the positions of a multi-event insert. The transaction id is assigned BEFORE the
 -- first nextval, which is what lets readers decide when every position up to a sequence
@@ -189,9 +194,6 @@ CREATE INDEX IF NOT EXISTS {components_ordinal_idx} ON {components} (job_id, ord
 CREATE INDEX IF NOT EXISTS {components_stale_idx} ON {components} (updated_at, job_id, ordinal)
     WHERE status IN ('in_progress', 'retrying');
 
--- name: select_view_exists
--- Checked before creating: CREATE INDEX IF NOT EXISTS would queue behind commits in flight.
-SELECT to_regclass(%(table)s) IS NOT NULL;
 
 -- name: select_view_position
 SELECT position FROM {position} WHERE view = 'status';

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.resources import files
-from typing import TypeVar
+from typing import TypeVar, cast
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import psycopg
@@ -199,11 +199,14 @@ class PostgresDatastore:
                 return persistence_class(message)
         return PersistenceError(message)
 
-    def create(self, statements: list[bytes]) -> None:
-        """Create the schema version row, functions and given tables, idempotently.
+    def create(self, ddl: list[tuple[str, bytes]]) -> None:
+        """Create the schema version row, the functions, and the tables of `ddl` that are
+        missing: each item is a relation and the statement that creates it (and others).
 
-        Runs under a transaction-scoped advisory lock, so processes starting at once do
-        not race. Raises `UnsupportedSchemaVersion` if a newer release wrote the database.
+        Runs under a transaction-scoped advisory lock, so processes starting at once do not
+        race, and runs a statement only if its relation is missing: DDL on a table in use
+        would queue behind, and can deadlock with, writes in flight. Raises
+        `UnsupportedSchemaVersion` if a newer release wrote the database.
         """
         with self.connection() as conn, conn.transaction():
             conn.execute(self.statements["lock_schema"])
@@ -221,8 +224,10 @@ class PostgresDatastore:
                         "release: upgrade jobledger to use it"
                     )
                     raise UnsupportedSchemaVersion(msg)
-            for statement in statements:
-                conn.execute(statement)
+            for relation, statement in ddl:
+                exists = conn.execute(self.statements["relation_exists"], {"name": relation})
+                if not cast("tuple[bool]", exists.fetchone())[0]:
+                    conn.execute(statement)
         self._schema_checked = True
 
     def close(self) -> None:

@@ -38,8 +38,9 @@ class PostgresRecorder:
     def __init__(self, datastore: PostgresDatastore, **tables: str) -> None:
         self.datastore = datastore
 
-    def ddl(self) -> list[bytes]:
-        """Statements creating this recorder's tables, each idempotent."""
+    def ddl(self) -> list[tuple[str, bytes]]:
+        """This recorder's tables: a (quoted) relation each, with the statement creating it
+        and its companions in one transaction."""
         return []
 
     def create_table(self) -> None:
@@ -59,7 +60,7 @@ class PostgresAggregateRecorder(PostgresRecorder, AggregateRecorder):
         sequence = f"{events_table}_id_seq"
         check_identifier(sequence)
         self.events_table = events_table
-        self._sequence = sql.Identifier(sequence).as_string()  # For a regclass parameter.
+        self._sequence = quoted(sequence)  # For a regclass parameter.
         self._sql_create = datastore.sql(
             self._create_statement,
             events=events_table,
@@ -69,9 +70,9 @@ class PostgresAggregateRecorder(PostgresRecorder, AggregateRecorder):
         self._sql_insert = datastore.sql("insert_snapshots", events=events_table)
         self._sql_select = datastore.sql("select_events", events=events_table)
 
-    def ddl(self) -> list[bytes]:
-        """Statements creating this recorder's tables, each idempotent."""
-        return [*super().ddl(), self._sql_create]
+    def ddl(self) -> list[tuple[str, bytes]]:
+        """This recorder's tables, with the statements creating them."""
+        return [*super().ddl(), (quoted(self.events_table), self._sql_create)]
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -228,6 +229,11 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
             if after <= decided:
                 self._horizon.raise_to(upto)
         return upto if stop is None else min(upto, stop)
+
+
+def quoted(name: str) -> str:
+    """`name` as an SQL identifier, quoted: what a regclass value must be."""
+    return sql.Identifier(name).as_string()
 
 
 def check_identifier(name: str) -> None:

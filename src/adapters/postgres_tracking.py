@@ -21,6 +21,7 @@ from .postgres_recorders import (
     PostgresRecorder,
     check_identifier,
     positions,
+    quoted,
 )
 
 
@@ -36,13 +37,14 @@ class PostgresTrackingRecorder(PostgresRecorder, TrackingRecorder):
     ) -> None:
         super().__init__(datastore, **tables)
         check_identifier(tracking_table)
+        self._tracking_table = tracking_table
         self._sql_create_tracking = datastore.sql("create_tracking_table", tracking=tracking_table)
         self._sql_insert_tracking = datastore.sql("insert_tracking", tracking=tracking_table)
         self._sql_max_tracking = datastore.sql("max_tracking_id", tracking=tracking_table)
 
-    def ddl(self) -> list[bytes]:
-        """Statements creating this recorder's tables, each idempotent."""
-        return [*super().ddl(), self._sql_create_tracking]
+    def ddl(self) -> list[tuple[str, bytes]]:
+        """This recorder's tables, with the statements creating them."""
+        return [*super().ddl(), (quoted(self._tracking_table), self._sql_create_tracking)]
 
     def insert_tracking(self, tracking: Tracking) -> None:
         """Record a position; one not above the recorded one raises `IntegrityError`."""

@@ -13,7 +13,7 @@ from typing import cast
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, ProgrammingError
-from psycopg import Connection, sql
+from psycopg import Connection
 from psycopg.rows import TupleRow
 
 from ..application.ports import ComponentRow, JobRow, StatusView
@@ -21,10 +21,9 @@ from ..domain.component import ComponentStatus
 from ..domain.projection import Tally
 from ..domain.status import Status
 from .postgres_datastore import PostgresDatastore
-from .postgres_recorders import PostgresRecorder, check_identifier
+from .postgres_recorders import PostgresRecorder, check_identifier, quoted
 
 _STATEMENTS = (
-    "select_view_exists",
     "select_view_position",
     "move_view_position",
     "lock_view_position",
@@ -61,19 +60,11 @@ class PostgresStatusView(PostgresRecorder, StatusView):
             check_identifier(name)
         self._sql_create = datastore.sql("create_view_tables", **tables, **indexes)
         self._sql = {name: datastore.sql(name, **tables) for name in _STATEMENTS}
-        self._position_table = sql.Identifier(tables["position"]).as_string()
+        self._position_table = quoted(tables["position"])
 
-    def ddl(self) -> list[bytes]:
-        """Statements creating the view's tables and its position row, each idempotent."""
-        return [*super().ddl(), self._sql_create]
-
-    def create_table(self) -> None:
-        """Create the tables unless they exist (checking the schema version either way)."""
-        params = {"table": self._position_table}
-        row = self.datastore.run(
-            lambda conn: conn.execute(self._sql["select_view_exists"], params).fetchone()
-        )
-        self.datastore.create([] if row and row[0] else self.ddl())
+    def ddl(self) -> list[tuple[str, bytes]]:
+        """The view's tables and its position row, with the statement creating them."""
+        return [*super().ddl(), (self._position_table, self._sql_create)]
 
     def position(self) -> int:
         """The feed position of the last event applied (0 before any)."""

@@ -174,6 +174,32 @@ def test_concurrent_starts_create_the_schema_once(postgres_database):
         ]
 
 
+def test_opening_the_store_while_others_write_leaves_their_writes_alone(
+    recorder, postgres_database
+):
+    done = threading.Event()
+
+    def write() -> int:
+        count = 0
+        while not done.is_set():
+            recorder.insert_events([event()])
+            count += 1
+        return count
+
+    def open_stores() -> None:
+        try:
+            for _ in range(20):  # New worker processes starting while others report.
+                factory = PostgresFactory({PostgresFactory.POSTGRES_URL: postgres_database})
+                factory.process_recorder()
+                factory.close()
+        finally:
+            done.set()
+
+    *writes, opened = run_in_threads(write, write, open_stores, timeout=60.0)
+    assert opened is None
+    assert all(isinstance(count, int) and count > 0 for count in writes), writes
+
+
 def test_a_database_written_by_a_newer_version_is_refused(postgres_factory, postgres_database):
     postgres_factory.application_recorder()
     with psycopg.connect(postgres_database) as conn:
