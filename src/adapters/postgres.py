@@ -40,7 +40,8 @@ R = TypeVar("R", bound=PostgresRecorder)
 
 
 class PostgresFactory(InfrastructureFactory[PostgresTrackingRecorder]):
-    """Builds the recorders from the environment; all of them share one connection pool.
+    """Builds the recorders from the environment; all of them share one connection pool and
+    one write connection.
 
     `JOBLEDGER_POSTGRES_URL` is a libpq URI; the store's own query keys `pool_size`
     (default 5) and `pool_timeout` (seconds, default 30) are removed before libpq sees it.
@@ -96,7 +97,7 @@ class PostgresFactory(InfrastructureFactory[PostgresTrackingRecorder]):
         return self._created(PostgresStatusView(self.datastore, prefix=prefix))
 
     def close(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pool and the write connection."""
         self.datastore.close()
 
     def _events_table(self) -> str:

@@ -108,9 +108,10 @@ SELECT * FROM unnest(%(ids)s::uuid[], %(versions)s::bigint[], %(topics)s::text[]
 -- name: insert_event
 -- The common case, one event, inline: the transaction id is taken first (the MATERIALIZED
 -- row is produced before the outer row calls nextval), then one position, with no lock.
+-- Run as a libpq prepared statement with binary parameters; {sequence} is a literal.
 WITH xact AS MATERIALIZED (SELECT pg_current_xact_id())
 INSERT INTO {events} (originator_id, originator_version, notification_id, topic, state)
-SELECT %(id)s, %(version)s, nextval(%(sequence)s::regclass), %(topic)s, %(state)s FROM xact
+SELECT $1::uuid, $2::bigint, nextval({sequence}::regclass), $3::text, $4::bytea FROM xact
 RETURNING notification_id;
 
 -- name: insert_events

@@ -7,8 +7,9 @@ database; the password never appears in any message, log line or exception chain
 
 from __future__ import annotations
 
+import hashlib
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -29,8 +30,9 @@ from eventsourcing.persistence import (
     PersistenceError,
     ProgrammingError,
 )
-from psycopg import sql
+from psycopg import pq, sql
 from psycopg.conninfo import conninfo_to_dict
+from psycopg.errors import error_from_result
 from psycopg.rows import TupleRow
 
 T = TypeVar("T")
@@ -49,6 +51,10 @@ _PERSISTENCE_ERRORS: tuple[tuple[type[psycopg.Error], type[PersistenceError]], .
     (psycopg.NotSupportedError, NotSupportedError),
     (psycopg.DatabaseError, DatabaseError),
 )
+
+
+_UNDEFINED_STATEMENT = b"26000"  # SQLSTATE: no prepared statement of that name.
+_SUCCEEDED = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
 
 
 class PostgresConfigurationError(InfrastructureFactoryError, ValueError):
@@ -115,8 +121,22 @@ class PostgresSettings:
         return text
 
 
+@dataclass(frozen=True)
+class PreparedStatement:
+    """A statement with `$n` parameters, run through libpq's prepared-statement protocol with
+    parameters and result in binary: the leanest round trip psycopg offers."""
+
+    text: bytes
+    name: bytes = field(init=False)
+
+    def __post_init__(self) -> None:
+        digest = hashlib.blake2b(self.text, digest_size=8).hexdigest()
+        object.__setattr__(self, "name", f"jobledger_{digest}".encode())
+
+
 class PostgresDatastore:
-    """A connection pool opened on first use, and the error-translation choke point."""
+    """A connection pool opened on first use, one more connection kept for writes, and the
+    error-translation choke point."""
 
     def __init__(self, settings: PostgresSettings) -> None:
         self.settings = settings
@@ -124,6 +144,8 @@ class PostgresDatastore:
         self._open_lock = threading.Lock()
         self._opened = False
         self._schema_checked = False
+        self._writer: psycopg.Connection[TupleRow] | None = None
+        self._writer_lock = threading.Lock()
         self.pool: psycopg_pool.ConnectionPool[psycopg.Connection[TupleRow]]
         self.pool = psycopg_pool.ConnectionPool(
             settings.conninfo,
@@ -135,10 +157,11 @@ class PostgresDatastore:
             name="jobledger",
         )
 
-    def sql(self, name: str, **identifiers: str) -> bytes:
-        """Return the named statement with `{name}` placeholders filled by identifiers."""
-        names = {key: sql.Identifier(value) for key, value in identifiers.items()}
-        return sql.SQL(self.statements[name]).format(**names).as_bytes()
+    def sql(self, name: str, **names: str | sql.Composable) -> bytes:
+        """Return the named statement with `{name}` placeholders filled: strings as
+        identifiers, composables (such as `sql.Literal`) as they are."""
+        parts = {k: sql.Identifier(v) if isinstance(v, str) else v for k, v in names.items()}
+        return sql.SQL(self.statements[name]).format(**parts).as_bytes()
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection[TupleRow]]:
@@ -160,20 +183,28 @@ class PostgresDatastore:
         The fast path for writes: no retry, since a dropped connection leaves it unknown
         whether the statement committed; that ambiguity is the caller's to resolve.
         """
-        if not self._opened:
-            self._open()
-        try:
-            conn = self.pool.getconn()
-        except psycopg_pool.PoolTimeout:
-            reason = f"no connection within {self.settings.pool_timeout:g} s"
-            raise OperationalError(self._cannot_connect(reason)) from None
-        try:
+        with self._write_connection() as conn:
             cursor = conn.execute(query, params, prepare=True)
             return cursor.fetchone() if cursor.description else None
-        except psycopg.Error as error:
-            raise self.translate(error) from None
-        finally:
-            self.pool.putconn(conn)
+
+    def write_prepared(self, statement: PreparedStatement, values: Sequence[bytes]) -> bytes:
+        """Like `write`, for the one write every report makes: run `statement` with binary
+        `values` and return the first column of its only row, in binary.
+
+        The statement is prepared on a connection the first time it runs there. libpq waits
+        for the server without holding the GIL (and without seeing Ctrl-C until it returns).
+        """
+        formats = [pq.Format.BINARY] * len(values)
+        with self._write_connection() as conn:
+            pgconn = conn.pgconn
+            result = pgconn.exec_prepared(statement.name, values, formats, pq.Format.BINARY)
+            if result.error_field(pq.DiagnosticField.SQLSTATE) == _UNDEFINED_STATEMENT:
+                _check(conn, pgconn.prepare(statement.name, statement.text))
+                result = pgconn.exec_prepared(statement.name, values, formats, pq.Format.BINARY)
+            _check(conn, result)
+            value = result.get_value(0, 0)
+            assert value is not None, "the statement returns one non-null value"
+            return value
 
     def run(self, work: Callable[[psycopg.Connection[TupleRow]], T]) -> T:
         """Run an idempotent read, retrying on another connection if its own was dropped."""
@@ -231,8 +262,40 @@ class PostgresDatastore:
         self._schema_checked = True
 
     def close(self) -> None:
-        """Close the pool and every connection in it."""
+        """Close the pool, every connection in it and the write connection."""
+        with self._writer_lock:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
         self.pool.close()
+
+    @contextmanager
+    def _write_connection(self) -> Iterator[psycopg.Connection[TupleRow]]:
+        """The write connection if no other thread is using it, else one from the pool: a
+        worker writing from one thread never goes through the pool's checkout, and no
+        thread waits for another."""
+        if not self._writer_lock.acquire(blocking=False):
+            with self.connection() as conn:
+                yield conn
+            return
+        try:
+            if self._writer is None or _ended_by_server(self._writer):
+                self._writer = self._connect()
+            yield self._writer
+        except psycopg.Error as error:
+            raise self.translate(error) from None
+        finally:
+            self._writer_lock.release()
+
+    def _connect(self) -> psycopg.Connection[TupleRow]:
+        """A new connection, configured as the pool's are (autocommit)."""
+        try:
+            conn = psycopg.connect(self.settings.conninfo)
+            _configure(conn)
+        except psycopg.Error as error:
+            reason = self.settings.redact(str(error)) or type(error).__name__
+            raise OperationalError(self._cannot_connect(reason)) from None
+        return conn
 
     def _open(self) -> None:
         if self._opened:
@@ -240,16 +303,38 @@ class PostgresDatastore:
         with self._open_lock:
             if self._opened:
                 return
-            try:  # Fail fast, with libpq's reason, rather than wait for the pool's timeout.
-                psycopg.connect(self.settings.conninfo, autocommit=True).close()
-            except psycopg.Error as error:
-                reason = self.settings.redact(str(error)) or type(error).__name__
-                raise OperationalError(self._cannot_connect(reason)) from None
+            # Fail fast, with libpq's reason, rather than wait for the pool's timeout.
+            self._connect().close()
             self.pool.open()
             self._opened = True
 
     def _cannot_connect(self, reason: str) -> str:
         return f"cannot connect to PostgreSQL {self.settings.where}: {reason}"
+
+
+def _ended_by_server(conn: psycopg.Connection[TupleRow]) -> bool:
+    """Whether this idle session is over (a restart or an idle timeout ended it, or a write
+    on it failed): reads what the server sent, then the end of the stream, without waiting,
+    so that no write fails on a session already gone."""
+    try:
+        conn.pgconn.consume_input()  # Its goodbye message, if any...
+        conn.pgconn.consume_input()  # ...then the closed socket.
+    except psycopg.OperationalError:
+        pass
+    ended = conn.closed
+    if ended:
+        conn.close()  # Frees what is left of it.
+    return ended
+
+
+def _check(conn: psycopg.Connection[TupleRow], result: pq.abc.PGresult) -> None:
+    """Raise the psycopg error a libpq result reports, if any."""
+    if result.status in _SUCCEEDED:
+        return
+    if conn.pgconn.status != pq.ConnStatus.OK:
+        message = conn.pgconn.error_message.decode(errors="replace")  # The connection was lost.
+        raise psycopg.OperationalError(message or "the connection to the server was lost")
+    raise error_from_result(result, encoding=conn.info.encoding)
 
 
 def _configure(conn: psycopg.Connection[TupleRow]) -> None:

@@ -85,5 +85,5 @@ class PostgresProcessRecorder(
             self._insert_tracking(conn, tracking)
             if not stored_events:
                 return []
-            query, params = self._insert_statement(stored_events)
+            query, params = self._insert_many(stored_events)
             return positions(conn.execute(query, params).fetchone())

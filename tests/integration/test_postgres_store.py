@@ -151,6 +151,27 @@ def test_writers_to_other_streams_do_not_wait_for_an_open_insert(recorder, postg
         held.rollback()
 
 
+def test_a_writer_finding_the_write_connection_busy_takes_another(recorder, postgres_database):
+    stream = uuid4()
+    held = OpenTransaction(postgres_database)
+    held.insert(event(stream))
+    waiting = threading.Thread(
+        target=lambda: _capture(lambda: recorder.insert_events([event(stream)]))
+    )
+    waiting.start()  # Blocks, on one connection, until `held` ends.
+    try:
+        deadline = time.monotonic() + 10
+        while not _backend_pids(postgres_database, "wait_event_type = 'Lock'"):
+            assert time.monotonic() < deadline, "the insert never started waiting"
+            time.sleep(0.02)
+        [position] = run_in_threads(lambda: recorder.insert_events([event()]), timeout=5.0)
+        assert position == [3]
+    finally:
+        held.rollback()
+        waiting.join(10)
+    assert [e.originator_version for e in recorder.select_events(stream)] == [1]
+
+
 def test_same_stream_version_conflict_raises_integrity_error(recorder):
     stream = uuid4()
     recorder.insert_events([event(stream)])
@@ -287,6 +308,20 @@ def test_reads_recover_after_idle_connections_are_killed(recorder, postgres_data
         with psycopg.connect(postgres_database, autocommit=True) as admin:
             admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
     assert positions(recorder) == [1]
+    assert recorder.insert_events([event()]) == [2]
+
+
+def test_writes_recover_after_the_idle_write_connection_is_killed(recorder, postgres_database):
+    recorder.insert_events([event()])
+    for pid in _backend_pids(postgres_database, "pid <> pg_backend_pid()"):
+        with psycopg.connect(postgres_database, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s, 10000)", (pid,))  # Waits for it.
+    assert recorder.insert_events([event()]) == [2]  # No read in between to notice it.
+
+
+def test_a_prepared_insert_deallocated_on_the_server_is_prepared_again(recorder):
+    recorder.insert_events([event()])
+    recorder.datastore.write(b"DEALLOCATE ALL", {})  # As a pooler's DISCARD ALL would.
     assert recorder.insert_events([event()]) == [2]
 
 
