@@ -9,6 +9,7 @@ version, never a clock.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Annotated
 from uuid import UUID, uuid5
 
@@ -79,6 +80,8 @@ JobStreamEvent = JobCreated | ComponentsAdded | JobCancelled | JobFinished | Hoo
 JobEvent = JobStreamEvent | StatusReported
 
 
+@lru_cache(maxsize=1 << 16)
 def component_stream_id(job_id: UUID, component: str) -> UUID:
-    """The id of the stream holding the reports of `component` of job `job_id`."""
+    """The id of the stream holding the reports of `component` of job `job_id` (remembered
+    for recently used components: a report computes it for every event)."""
     return uuid5(job_id, component)
