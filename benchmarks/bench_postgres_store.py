@@ -9,9 +9,11 @@ run, on the same throwaway server, with the same driver and process counts:
   (b) laravel Laravel batches' mutable counter: SELECT ... FOR UPDATE on one row, then UPDATE
   (c) stock   eventsourcing.postgres application recorder (LOCK TABLE + NOTIFY per insert)
 
-Run: `.venv/bin/python benchmarks/bench_postgres_store.py [--seconds 3] [--processes 1,4,16]`.
-The server runs with fsync off (nothing here measures disks); results go to stdout as a
-Markdown table for docs/benchmarks.md.
+Run: `.venv/bin/python benchmarks/bench_postgres_store.py [--seconds 3] [--processes 1,4,16]
+[--rounds 3]`. Every cell is the median of its rounds; in each round every variant runs once,
+in an order that rotates, so that a busy moment of a shared machine does not always fall on
+the same variant. The server runs with fsync off (nothing here measures disks); results go
+to stdout as a Markdown table for docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import statistics
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -162,10 +165,12 @@ def measure(variant: str, url: str, processes: int, seconds: float) -> tuple[flo
 
 
 def options(description: str) -> argparse.Namespace:
-    """`--seconds` per cell and the comma-separated `--processes` counts (as `counts`)."""
+    """`--seconds` per cell, the comma-separated `--processes` counts (as `counts`) and the
+    `--rounds` per cell."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--processes", default="1,4,16")
+    parser.add_argument("--rounds", type=int, default=3)
     parsed = parser.parse_args()
     parsed.counts = [int(n) for n in parsed.processes.split(",")]
     return parsed
@@ -183,31 +188,41 @@ def databases(*names: str) -> Iterator[dict[str, str]]:
         yield urls
 
 
-def table(title: str, counts: list[int], rates: dict[str, list[float]], ours: str) -> None:
-    """Print events/s per variant and process count, and `ours` over each at the last count."""
+def rotated(variants: list[str], turn: int) -> list[str]:
+    """The variants in the order of round `turn`: each round starts one variant later, so
+    that none always runs first (after the others' writes, as autovacuum wakes up)."""
+    start = turn % len(variants)
+    return variants[start:] + variants[:start]
+
+
+def table(title: str, counts: list[int], rounds: dict[str, list[list[float]]], ours: str) -> None:
+    """Print the median events/s per variant and process count (`rounds[variant]` holds one
+    list of rates per count), and `ours` over each variant at the last count: the median of
+    the ratios within each round, with their range."""
     header = " | ".join(f"{n} process{'es' if n > 1 else ''}" for n in counts)
-    print(f"\n{title}, {os.cpu_count()} CPUs, events/s\n")
-    print(f"| variant | {header} | {ours} / variant at {counts[-1]} |")
+    print(f"\n{title}, {os.cpu_count()} CPUs, events/s, median of rounds\n")
+    print(f"| variant | {header} | {ours} / variant at {counts[-1]} (range) |")
     print("| --- |" + " ---: |" * (len(counts) + 1))
-    for variant, row in rates.items():
-        cells = " | ".join(f"{rate:,.0f}" for rate in row)
-        print(f"| {variant} | {cells} | {rates[ours][-1] / row[-1]:.2f}x |")
+    for variant, cells in rounds.items():
+        rates = " | ".join(f"{statistics.median(cell):,.0f}" for cell in cells)
+        ratios = [a / b for a, b in zip(rounds[ours][-1], cells[-1], strict=True)]
+        spread = f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})"
+        print(f"| {variant} | {rates} | {spread} |")
 
 
 def main() -> None:
     given = options(__doc__.splitlines()[0])
-    rates: dict[str, list[float]] = {}
+    rounds = {variant: [[] for _ in given.counts] for variant in VARIANTS}
     conflicts = 0
     with databases() as urls:
-        for variant in VARIANTS:
-            for processes in given.counts:
-                rate, conflicted = measure(variant, urls["bench"], processes, given.seconds)
-                rates.setdefault(variant, []).append(rate)
-                conflicts += conflicted
-                print(
-                    f"  {variant:<26} {processes:>2} processes: {rate:>8.0f} events/s", flush=True
-                )
-    table(f"PostgreSQL, {given.seconds:g} s per cell", given.counts, rates, "jobledger")
+        for cell, processes in enumerate(given.counts):
+            for turn in range(given.rounds):
+                for variant in rotated(list(VARIANTS), turn):
+                    rate, conflicted = measure(variant, urls["bench"], processes, given.seconds)
+                    rounds[variant][cell].append(rate)
+                    conflicts += conflicted
+                    print(f"  {variant:<26} {processes:>2} processes: {rate:>8.0f}/s", flush=True)
+    table(f"PostgreSQL, {given.seconds:g} s per cell", given.counts, rounds, "jobledger")
     print(f"\nIntegrityErrors between different streams: {conflicts}")
 
 

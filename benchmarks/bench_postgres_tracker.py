@@ -5,7 +5,8 @@ against the baselines of bench_postgres_store.py measured in the same run on the
 stock recorder. Also counts optimistic-concurrency retries (there should be none: different
 components never share a stream).
 
-Run: `.venv/bin/python benchmarks/bench_postgres_tracker.py [--seconds 3] [--processes 1,4,16]`
+Run: `.venv/bin/python benchmarks/bench_postgres_tracker.py [--seconds 3] [--processes 1,4,16]
+[--rounds 3]` (every cell the median of its rounds, as in bench_postgres_store.py)
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import logging
 import time
 from typing import Any
 
-from bench_postgres_store import databases, measure, options, run_workers, table
+from bench_postgres_store import databases, measure, options, rotated, run_workers, table
 
 from jobledger import Tracker
 
@@ -75,32 +76,38 @@ def tracker_rate(url: str, jobs: int, processes: int, seconds: float) -> tuple[f
 
 def main() -> None:
     given = options(__doc__.splitlines()[0])
-    rates: dict[str, list[float]] = {}
+    ours, others = "jobledger Tracker, 1 job", "jobledger Tracker, 16 jobs"
+    rounds: dict[str, list[list[float]]] = {
+        variant: [[] for _ in given.counts] for variant in (ours, others, *BASELINES)
+    }
     retries = 0
     with databases("tracker") as urls:
-        for processes in given.counts:
-            for jobs in (1, 16):
-                rate, retried = tracker_rate(urls["tracker"], jobs, processes, given.seconds)
-                label = f"jobledger Tracker, {jobs} job{'s' if jobs > 1 else ''}"
-                rates.setdefault(label, []).append(rate)
-                retries += retried
-            for variant in BASELINES:
-                rate, _ = measure(variant, urls["bench"], processes, given.seconds)
-                rates.setdefault(variant, []).append(rate)
-            print(
-                f"  {processes} processes: "
-                + ", ".join(f"{k} {v[-1]:.0f}/s" for k, v in rates.items()),
-                flush=True,
-            )
-    ours = "jobledger Tracker, 1 job"
-    table(
-        f"PostgreSQL through Tracker.report, {given.seconds:g} s per cell",
-        given.counts,
-        rates,
-        ours,
+
+        def run(variant: str, processes: int) -> float:
+            nonlocal retries
+            if variant in BASELINES:
+                return measure(variant, urls["bench"], processes, given.seconds)[0]
+            jobs = 1 if variant == ours else 16
+            rate, retried = tracker_rate(urls["tracker"], jobs, processes, given.seconds)
+            retries += retried
+            return rate
+
+        for cell, processes in enumerate(given.counts):
+            for turn in range(given.rounds):
+                for variant in rotated(list(rounds), turn):
+                    rounds[variant][cell].append(run(variant, processes))
+                print(
+                    f"  {processes} processes: "
+                    + ", ".join(f"{k} {v[cell][-1]:.0f}/s" for k, v in rounds.items()),
+                    flush=True,
+                )
+    title = f"PostgreSQL through Tracker.report, {given.seconds:g} s per cell"
+    table(title, given.counts, rounds, ours)
+    spreads = [a / b for a, b in zip(rounds[ours][-1], rounds[others][-1], strict=True)]
+    print(
+        f"\nOne job against 16 jobs at {given.counts[-1]} processes, per round: "
+        + ", ".join(f"{spread:.2f}" for spread in spreads)
     )
-    spread = rates[ours][-1] / rates["jobledger Tracker, 16 jobs"][-1]
-    print(f"\nOne job against 16 jobs at {given.counts[-1]} processes: {spread:.2f}")
     print(f"Optimistic-concurrency retries: {retries}")
 
 
