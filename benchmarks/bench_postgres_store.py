@@ -10,7 +10,7 @@ run, on the same throwaway server, with the same driver and process counts:
   (c) stock   eventsourcing.postgres application recorder (LOCK TABLE + NOTIFY per insert)
 
 Run: `.venv/bin/python benchmarks/bench_postgres_store.py [--seconds 3] [--processes 1,4,16]
-[--rounds 3]`. Every cell is the median of its rounds; in each round every variant runs once,
+[--rounds 5]`. Every cell is the median of its rounds; in each round every variant runs once,
 in an order that rotates, so that a busy moment of a shared machine does not always fall on
 the same variant. The server runs with fsync off (nothing here measures disks); results go
 to stdout as a Markdown table for docs/benchmarks.md.
@@ -170,7 +170,7 @@ def options(description: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--processes", default="1,4,16")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parsed = parser.parse_args()
     parsed.counts = [int(n) for n in parsed.processes.split(",")]
     return parsed

@@ -6,7 +6,7 @@ stock recorder. Also counts optimistic-concurrency retries (there should be none
 components never share a stream).
 
 Run: `.venv/bin/python benchmarks/bench_postgres_tracker.py [--seconds 3] [--processes 1,4,16]
-[--rounds 3]` (every cell the median of its rounds, as in bench_postgres_store.py)
+[--rounds 5]` (every cell the median of its rounds, as in bench_postgres_store.py)
 """
 
 from __future__ import annotations
@@ -42,20 +42,20 @@ def _report(args: tuple[Any, ...]) -> None:
     try:
         with Tracker.open(url) as tracker:
             (first_job, first_name), *rest = work
-            # Before the clock starts, as the baselines connect before it: the first report
-            # opens the store's connections and loads the job definition.
+            # Before the clock starts, as the baselines connect before it: the first
+            # component opens the store's connections and loads the job definition.
             tracker.start(first_job, first_name)
+            tracker.complete(first_job, first_name)
             barrier.wait()
             started = time.monotonic()
-            tracker.complete(first_job, first_name)
-            events = 1
+            finished = []  # When each start + complete pair returned.
             for job, name in rest:
                 if time.monotonic() - started > seconds:
                     break
                 tracker.start(job, name)
                 tracker.complete(job, name)
-                events += 2
-            results.put((events, time.monotonic() - started, retries.count))
+                finished.append(time.monotonic())
+            results.put((started, finished, retries.count))
     except BaseException as error:
         barrier.abort()
         results.put(error)
@@ -69,9 +69,12 @@ def tracker_rate(url: str, jobs: int, processes: int, seconds: float) -> tuple[f
     work = [(ids[n % jobs], f"c{n // jobs}") for n in range(COMPONENTS)]
     jobs = [(url, work[w::processes], seconds) for w in range(processes)]
     totals = run_workers(_report, jobs, seconds + 300)
-    # All events over the time of the slowest worker: the job may run out of components
-    # before `seconds` are up, and workers that finish early must not inflate the rate.
-    return sum(t[0] for t in totals) / max(t[1] for t in totals), sum(t[2] for t in totals)
+    # The job may run out of components before `seconds` are up: count only the window in
+    # which every worker was reporting, as the baselines' workers all run to the deadline.
+    start = max(started for started, _, _ in totals)
+    end = min(finished[-1] for _, finished, _ in totals)
+    pairs = sum(start < when <= end for _, finished, _ in totals for when in finished)
+    return 2 * pairs / (end - start), sum(retried for _, _, retried in totals)
 
 
 def main() -> None:
