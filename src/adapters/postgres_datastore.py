@@ -8,13 +8,14 @@ database; the password never appears in any message, log line or exception chain
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.resources import files
 from typing import TypeVar, cast
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 import psycopg
 import psycopg_pool
@@ -88,7 +89,11 @@ class PostgresSettings:
     @classmethod
     def from_url(cls, url: str) -> PostgresSettings:
         """Parse `postgresql://...?pool_size=N&pool_timeout=S&<libpq parameters>`."""
-        parts = urlsplit(url)
+        password = _password_in(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError as error:  # Its message does not repeat the URL.
+            raise PostgresConfigurationError(f"malformed PostgreSQL store URL: {error}") from None
         if parts.scheme not in ("postgresql", "postgres"):
             msg = "a PostgreSQL store URL must start with postgresql:// or postgres://"
             raise PostgresConfigurationError(msg)
@@ -96,16 +101,16 @@ class PostgresSettings:
         own = {key: value for key, value in query if key in _URL_SETTINGS}
         rest = urlencode([(k, v) for k, v in query if k not in _URL_SETTINGS])
         conninfo = urlunsplit(parts._replace(query=rest))
-        try:
-            pool_size = int(own.get("pool_size", _URL_SETTINGS["pool_size"]))
-            pool_timeout = float(own.get("pool_timeout", _URL_SETTINGS["pool_timeout"]))
-            params = conninfo_to_dict(conninfo)
-        except (ValueError, psycopg.Error):
-            msg = "malformed PostgreSQL store URL (not repeated: it may hold a password)"
-            raise PostgresConfigurationError(msg) from None
-        if pool_size < 1 or pool_timeout <= 0:
+        pool_size = _setting(own, "pool_size", int, "a whole number")
+        pool_timeout = _setting(own, "pool_timeout", float, "a number of seconds")
+        if pool_size < 1 or not pool_timeout > 0:
             msg = f"pool_size must be >= 1 and pool_timeout > 0, got {pool_size}, {pool_timeout}"
             raise PostgresConfigurationError(msg)
+        try:
+            params = conninfo_to_dict(conninfo)
+        except psycopg.Error as error:
+            reason = _redacted(str(error).strip(), password)  # libpq may quote the password.
+            raise PostgresConfigurationError(f"malformed PostgreSQL store URL: {reason}") from None
         where = "database {!r} on host {!r} port {} as user {!r}".format(
             params.get("dbname", "(default)"),
             params.get("host", "(default)"),
@@ -116,9 +121,7 @@ class PostgresSettings:
 
     def redact(self, text: str) -> str:
         """Return `text` with the password, plain or percent-encoded, replaced by `***`."""
-        for secret in {self.password, quote(self.password, safe="")} - {""}:
-            text = text.replace(secret, "***")
-        return text
+        return _redacted(text, self.password)
 
 
 @dataclass(frozen=True)
@@ -310,6 +313,30 @@ class PostgresDatastore:
 
     def _cannot_connect(self, reason: str) -> str:
         return f"cannot connect to PostgreSQL {self.settings.where}: {reason}"
+
+
+def _setting(given: Mapping[str, str], key: str, kind: Callable[[str], T], what: str) -> T:
+    """The store's own URL setting `key`, converted, or its default."""
+    try:
+        return kind(given.get(key, str(_URL_SETTINGS[key])))
+    except ValueError:
+        msg = f"{key} in the PostgreSQL store URL must be {what}, got {given[key]!r}"
+        raise PostgresConfigurationError(msg) from None
+
+
+def _password_in(url: str) -> str:
+    """The password of a URL's user information, as written (percent-encoded), or ''."""
+    found = re.match(r"[^:/]*://[^/@:]*:([^/@]*)@", url)
+    return found.group(1) if found else ""
+
+
+def _redacted(text: str, password: str) -> str:
+    """`text` with `password`, plain or percent-encoded, replaced by `***`."""
+    for secret in sorted({password, quote(password, safe=""), unquote(password)} - {""}, key=len)[
+        ::-1
+    ]:
+        text = text.replace(secret, "***")
+    return text
 
 
 def _ended_by_server(conn: psycopg.Connection[TupleRow]) -> bool:

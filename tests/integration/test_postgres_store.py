@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 import traceback
@@ -251,9 +252,18 @@ def test_server_down_at_start_names_host_and_database_not_password(tmp_path, cap
     assert "Secr3t-pw" not in everything
 
 
-def test_malformed_url_is_refused_without_repeating_it():
-    url = "postgresql://jobs:Secr3t-pw@localhost/jobs?pool_size=many"
-    with pytest.raises(PostgresConfigurationError) as caught:
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        ("postgresql://jobs:Secr3t-pw@localhost/jobs?pool_size=many", "pool_size"),
+        ("postgresql://jobs:Secr3t-pw@localhost/jobs?pool_timeout=soon", "'soon'"),
+        ("postgresql://jobs:Secr3t-pw@localhost/jobs?colour=blue", 'parameter: "colour"'),
+        ("postgresql://jobs:Secr3t-pw%ZZ@localhost/jobs", "percent-encoded token"),
+        ("postgresql://jobs:Secr3t-pw@[::1/jobs", "IPv6"),
+    ],
+)
+def test_a_malformed_url_is_refused_naming_the_fault_not_the_password(url, named):
+    with pytest.raises(PostgresConfigurationError, match=re.escape(named)) as caught:
         PostgresFactory({PostgresFactory.POSTGRES_URL: url})
     assert "Secr3t-pw" not in "".join(traceback.format_exception(caught.value))
 
