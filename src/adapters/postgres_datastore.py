@@ -8,6 +8,7 @@ database; the password never appears in any message, log line or exception chain
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -149,6 +150,7 @@ class PostgresDatastore:
         self._schema_checked = False
         self._writer: psycopg.Connection[TupleRow] | None = None
         self._writer_lock = threading.Lock()
+        self._connected_in: int | None = None  # The process that opened connections.
         self.pool: psycopg_pool.ConnectionPool[psycopg.Connection[TupleRow]]
         self.pool = psycopg_pool.ConnectionPool(
             settings.conninfo,
@@ -169,6 +171,7 @@ class PostgresDatastore:
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection[TupleRow]]:
         """Lend an autocommit connection; psycopg errors leave as `PersistenceError`s."""
+        self._check_process()
         if not self._opened:
             self._open()
         try:
@@ -277,6 +280,7 @@ class PostgresDatastore:
         """The write connection if no other thread is using it, else one from the pool: a
         worker writing from one thread never goes through the pool's checkout, and no
         thread waits for another."""
+        self._check_process()
         if not self._writer_lock.acquire(blocking=False):
             with self.connection() as conn:
                 yield conn
@@ -292,6 +296,7 @@ class PostgresDatastore:
 
     def _connect(self) -> psycopg.Connection[TupleRow]:
         """A new connection, configured as the pool's are (autocommit)."""
+        self._connected_in = os.getpid()
         try:
             conn = psycopg.connect(self.settings.conninfo)
             _configure(conn)
@@ -310,6 +315,17 @@ class PostgresDatastore:
             self._connect().close()
             self.pool.open()
             self._opened = True
+
+    def _check_process(self) -> None:
+        """Refuse use from a forked child: it would share the parent's connections, and a
+        session carrying two processes' statements corrupts both."""
+        if self._connected_in not in (None, os.getpid()):
+            msg = (
+                f"this PostgreSQL store was opened in process {self._connected_in} and cannot "
+                f"be used in process {os.getpid()}, which would share its connections: open "
+                "the store (the Tracker) in each process, after forking"
+            )
+            raise PostgresConfigurationError(msg)
 
     def _cannot_connect(self, reason: str) -> str:
         return f"cannot connect to PostgreSQL {self.settings.where}: {reason}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 import time
@@ -333,6 +334,41 @@ def test_a_prepared_insert_deallocated_on_the_server_is_prepared_again(recorder)
     recorder.insert_events([event()])
     recorder.datastore.write(b"DEALLOCATE ALL", {})  # As a pooler's DISCARD ALL would.
     assert recorder.insert_events([event()]) == [2]
+
+
+def _in_forked_child(call: Callable[[], object]) -> str:
+    """Run `call` in a forked child; return what it returned or raised, as text."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # The child: report, then leave without closing anything of the parent's.
+        outcome = _capture(call)
+        os.write(write, f"{type(outcome).__name__}: {outcome}".encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    with os.fdopen(read) as pipe:
+        return pipe.read()
+
+
+def test_a_store_connected_before_a_fork_refuses_the_child(recorder):
+    recorder.insert_events([event()])
+    outcome = _in_forked_child(lambda: recorder.insert_events([event()]))
+    assert outcome.startswith("PostgresConfigurationError: this PostgreSQL store was opened")
+    assert positions(recorder) == [1]  # The parent's connections still work.
+    assert recorder.insert_events([event()]) == [2]
+
+
+def test_a_store_not_yet_connected_works_in_a_forked_child(postgres_database):
+    factory = PostgresFactory({PostgresFactory.POSTGRES_URL: postgres_database})
+    try:
+        recorder = factory.application_recorder()  # Creates tables on its own connections.
+        assert isinstance(recorder, PostgresApplicationRecorder)
+        fresh = PostgresFactory({PostgresFactory.POSTGRES_URL: postgres_database})
+        unopened = fresh.application_recorder  # Nothing connected yet in this process.
+        outcome = _in_forked_child(lambda: unopened().insert_events([event()]))
+        assert outcome == "list: [1]"
+    finally:
+        factory.close()
 
 
 def _capture(call: Callable[[], object]) -> object:
