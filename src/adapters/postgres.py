@@ -18,12 +18,13 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import Environment, EnvType, resolve_topic, strtobool
 
 from ..application.ports import StatusView
-from .postgres_datastore import PostgresConfigurationError, PostgresDatastore, PostgresSettings
+from .postgres_datastore import PostgresDatastore
 from .postgres_recorders import (
     PostgresAggregateRecorder,
     PostgresApplicationRecorder,
     PostgresRecorder,
 )
+from .postgres_settings import PostgresConfigurationError, PostgresSettings
 from .postgres_tracking import PostgresProcessRecorder, PostgresTrackingRecorder
 from .postgres_view import PostgresStatusView
 

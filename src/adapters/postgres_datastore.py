@@ -1,4 +1,4 @@
-"""Connections for the PostgreSQL store: URL settings, the pool, and error translation.
+"""Connections for the PostgreSQL store: the pool, the write connection, error translation.
 
 Every database call goes through `PostgresDatastore.connection()`, the one place where
 psycopg errors become eventsourcing's `PersistenceError` tree. Messages name the host and
@@ -9,21 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.resources import files
 from typing import TypeVar, cast
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 import psycopg
 import psycopg_pool
 from eventsourcing.persistence import (
     DatabaseError,
     DataError,
-    InfrastructureFactoryError,
     IntegrityError,
     InterfaceError,
     InternalError,
@@ -33,16 +30,16 @@ from eventsourcing.persistence import (
     ProgrammingError,
 )
 from psycopg import pq, sql
-from psycopg.conninfo import conninfo_to_dict
 from psycopg.errors import error_from_result
 from psycopg.rows import TupleRow
+
+from .postgres_settings import PostgresConfigurationError, PostgresSettings
 
 T = TypeVar("T")
 
 SCHEMA_VERSION = 1
 """Version of the tables this release writes; a database marked newer is refused."""
 
-_URL_SETTINGS = {"pool_size": 5, "pool_timeout": 30.0}
 _PERSISTENCE_ERRORS: tuple[tuple[type[psycopg.Error], type[PersistenceError]], ...] = (
     (psycopg.IntegrityError, IntegrityError),
     (psycopg.OperationalError, OperationalError),
@@ -59,10 +56,6 @@ _UNDEFINED_STATEMENT = b"26000"  # SQLSTATE: no prepared statement of that name.
 _SUCCEEDED = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
 
 
-class PostgresConfigurationError(InfrastructureFactoryError, ValueError):
-    """The store URL is missing or malformed, or one of its settings is invalid."""
-
-
 class UnsupportedSchemaVersion(NotSupportedError):
     """The database was written by a newer jobledger; this release must not touch it."""
 
@@ -75,54 +68,6 @@ def load_statements() -> dict[str, str]:
         name, _, body = chunk.partition("\n")
         statements[name.strip()] = body.strip().rstrip(";")
     return statements
-
-
-@dataclass(frozen=True)
-class PostgresSettings:
-    """A libpq URI split into what libpq gets and the store's own pool settings."""
-
-    conninfo: str = field(repr=False)
-    pool_size: int
-    pool_timeout: float
-    password: str = field(repr=False)
-    where: str
-
-    @classmethod
-    def from_url(cls, url: str) -> PostgresSettings:
-        """Parse `postgresql://...?pool_size=N&pool_timeout=S&<libpq parameters>`."""
-        password = _password_in(url)
-        try:
-            parts = urlsplit(url)
-        except ValueError as error:  # Its message does not repeat the URL.
-            raise PostgresConfigurationError(f"malformed PostgreSQL store URL: {error}") from None
-        if parts.scheme not in ("postgresql", "postgres"):
-            msg = "a PostgreSQL store URL must start with postgresql:// or postgres://"
-            raise PostgresConfigurationError(msg)
-        query = parse_qsl(parts.query, keep_blank_values=True)
-        own = {key: value for key, value in query if key in _URL_SETTINGS}
-        rest = urlencode([(k, v) for k, v in query if k not in _URL_SETTINGS])
-        conninfo = urlunsplit(parts._replace(query=rest))
-        pool_size = _setting(own, "pool_size", int, "a whole number")
-        pool_timeout = _setting(own, "pool_timeout", float, "a number of seconds")
-        if pool_size < 1 or not pool_timeout > 0:
-            msg = f"pool_size must be >= 1 and pool_timeout > 0, got {pool_size}, {pool_timeout}"
-            raise PostgresConfigurationError(msg)
-        try:
-            params = conninfo_to_dict(conninfo)
-        except psycopg.Error as error:
-            reason = _redacted(str(error).strip(), password)  # libpq may quote the password.
-            raise PostgresConfigurationError(f"malformed PostgreSQL store URL: {reason}") from None
-        where = "database {!r} on host {!r} port {} as user {!r}".format(
-            params.get("dbname", "(default)"),
-            params.get("host", "(default)"),
-            params.get("port", 5432),
-            params.get("user", "(default)"),
-        )
-        return cls(conninfo, pool_size, pool_timeout, str(params.get("password") or ""), where)
-
-    def redact(self, text: str) -> str:
-        """Return `text` with the password, plain or percent-encoded, replaced by `***`."""
-        return _redacted(text, self.password)
 
 
 @dataclass(frozen=True)
@@ -329,30 +274,6 @@ class PostgresDatastore:
 
     def _cannot_connect(self, reason: str) -> str:
         return f"cannot connect to PostgreSQL {self.settings.where}: {reason}"
-
-
-def _setting(given: Mapping[str, str], key: str, kind: Callable[[str], T], what: str) -> T:
-    """The store's own URL setting `key`, converted, or its default."""
-    try:
-        return kind(given.get(key, str(_URL_SETTINGS[key])))
-    except ValueError:
-        msg = f"{key} in the PostgreSQL store URL must be {what}, got {given[key]!r}"
-        raise PostgresConfigurationError(msg) from None
-
-
-def _password_in(url: str) -> str:
-    """The password of a URL's user information, as written (percent-encoded), or ''."""
-    found = re.match(r"[^:/]*://[^/@:]*:([^/@]*)@", url)
-    return found.group(1) if found else ""
-
-
-def _redacted(text: str, password: str) -> str:
-    """`text` with `password`, plain or percent-encoded, replaced by `***`."""
-    for secret in sorted({password, quote(password, safe=""), unquote(password)} - {""}, key=len)[
-        ::-1
-    ]:
-        text = text.replace(secret, "***")
-    return text
 
 
 def _ended_by_server(conn: psycopg.Connection[TupleRow]) -> bool:

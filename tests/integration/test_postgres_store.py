@@ -22,10 +22,8 @@ from eventsourcing.persistence import (
 )
 
 from jobledger.adapters.postgres import PostgresApplicationRecorder, PostgresFactory
-from jobledger.adapters.postgres_datastore import (
-    PostgresConfigurationError,
-    UnsupportedSchemaVersion,
-)
+from jobledger.adapters.postgres_datastore import UnsupportedSchemaVersion
+from jobledger.adapters.postgres_settings import PostgresConfigurationError
 
 
 @pytest.fixture
