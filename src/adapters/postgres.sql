@@ -195,7 +195,6 @@ CREATE INDEX IF NOT EXISTS {components_ordinal_idx} ON {components} (job_id, ord
 CREATE INDEX IF NOT EXISTS {components_stale_idx} ON {components} (updated_at, job_id, ordinal)
     WHERE status IN ('in_progress', 'retrying');
 
-
 -- name: select_view_position
 SELECT position FROM {position} WHERE view = 'status';
 
