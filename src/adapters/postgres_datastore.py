@@ -131,8 +131,8 @@ class PostgresDatastore:
     def write(self, query: bytes, params: Mapping[str, object]) -> TupleRow | None:
         """Run one statement (its own transaction) and return its first row, if any.
 
-        The fast path for writes: no retry, since a dropped connection leaves it unknown
-        whether the statement committed; that ambiguity is the caller's to resolve.
+        No retry: a dropped connection leaves it unknown whether the statement committed;
+        that ambiguity is the caller's to resolve.
         """
         with self._write_connection() as conn:
             cursor = conn.execute(query, params, prepare=True)
@@ -256,10 +256,23 @@ class PostgresDatastore:
         with self._open_lock:
             if self._opened:
                 return
-            # Fail fast, with libpq's reason, rather than wait for the pool's timeout.
-            self._connect().close()
+            # Fail fast, with libpq's reason, rather than wait for the pool's timeout; the
+            # connection this takes then serves as the write connection.
+            self._keep_as_writer(self._connect())
             self.pool.open()
             self._opened = True
+
+    def _keep_as_writer(self, conn: psycopg.Connection[TupleRow]) -> None:
+        """Make `conn` the write connection if there is none and no thread is writing;
+        close it otherwise."""
+        if self._writer_lock.acquire(blocking=False):
+            try:
+                if self._writer is None:
+                    self._writer = conn
+                    return
+            finally:
+                self._writer_lock.release()
+        conn.close()
 
     def _check_process(self) -> None:
         """Refuse use from a forked child: it would share the parent's connections, and a
