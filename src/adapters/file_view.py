@@ -233,7 +233,7 @@ def _damaged(path: str, error: Exception) -> str:
 
 def _job_values(job: JobRow) -> tuple[object, ...]:
     tally = job.tally
-    return str(tally.job_id), job.position, tally.summary().overall.value, tally.model_dump_json()
+    return str(tally.job_id), job.position, tally.overall.value, tally.model_dump_json()
 
 
 def _component_values(row: ComponentRow) -> tuple[object, ...]:

@@ -171,7 +171,7 @@ def _job_columns(jobs: Sequence[JobRow]) -> dict[str, list[object]]:
     return {
         "job_ids": [job.tally.job_id for job in latest],
         "positions": [job.position for job in latest],
-        "overalls": [job.tally.summary().overall.value for job in latest],
+        "overalls": [job.tally.overall.value for job in latest],
         "tallies": [job.tally.model_dump_json() for job in latest],
     }
 

@@ -56,9 +56,7 @@ class LocalStatusView(StatusView):
         with self._lock:
             rows = sorted(self._jobs.values(), key=lambda r: r.position, reverse=True)
         return [
-            r
-            for r in rows
-            if r.position < before and (status is None or r.tally.summary().overall is status)
+            r for r in rows if r.position < before and (status is None or r.tally.overall is status)
         ][:limit]
 
     def stale(self, *, before: datetime, limit: int) -> list[ComponentRow]:

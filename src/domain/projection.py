@@ -133,6 +133,18 @@ class Tally(BaseModel):
             return Status.IN_PROGRESS, None
         return Status.PENDING, None
 
+    def outcome(self) -> tuple[Status, datetime | None]:
+        """The overall status and finish time; a recorded finish is authoritative over the
+        derived one."""
+        if self.recorded is not None:
+            return self.recorded.outcome, self.recorded.finished_at
+        return self.derived_outcome()
+
+    @property
+    def overall(self) -> Status:
+        """The overall status alone (what the views index), without building a summary."""
+        return self.outcome()[0]
+
     def finish(self, *, at: datetime) -> JobFinished | None:
         """The event recording the outcome the components imply, if there is one and none is
         recorded yet. It claims the job stream's next version as this tally knows it, so a
@@ -149,10 +161,8 @@ class Tally(BaseModel):
         )
 
     def summary(self) -> JobSummary:
-        """The public summary; a recorded finish is authoritative over the derived one."""
-        overall, finished_at = self.derived_outcome()
-        if self.recorded is not None:
-            overall, finished_at = self.recorded.outcome, self.recorded.finished_at
+        """The public summary."""
+        overall, finished_at = self.outcome()
         return JobSummary(
             job_id=self.job_id,
             name=self.name,
