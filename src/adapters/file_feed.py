@@ -60,8 +60,10 @@ class Feed:
         """Drop the remembered end (it proved stale); the next look starts from a listing."""
         self._cursor = None
 
-    def _check_end(self, position: int) -> None:
-        """Raise if the chain breaks at `position` although the feed goes on (lost entry)."""
+    def check_end(self, position: int) -> None:
+        """Raise if the batch at `position` is missing although the feed goes on past it (a
+        lost entry); it is read again after the end, so a commit landing meanwhile is not
+        taken for damage."""
         end = self.next_position()
         if position < end and self.read(position) is None:
             raise DataError(
@@ -91,7 +93,7 @@ class Feed:
             while len(results) < limit and (stop is None or position <= stop):
                 batch = self.read(position)
                 if batch is None:
-                    self._check_end(position)
+                    self.check_end(position)
                     break
                 for offset, event in batch.events:
                     notification_id = position + offset

@@ -279,12 +279,11 @@ class FileStore:
 
     def _check_dead_marker(self, marker: Marker, batch: Batch | None) -> None:
         """Accept a marker of a commit in flight or killed; raise if the feed lost its batch."""
+        if batch is None:
+            self.feed.check_end(marker.position)
+            return
         feed_path = self.feed.path(marker.position)
-        if batch is None and marker.position < self.feed.next_position():
-            raise DataError(
-                f"damaged store: {marker.path} is in the feed, but {feed_path} is missing"
-            )
-        if batch is not None and os.path.samestat(os.stat(marker.path), os.stat(feed_path)):
+        if os.path.samestat(os.stat(marker.path), os.stat(feed_path)):
             raise DataError(
                 f"damaged store: {feed_path} lacks versions {marker.first}..{marker.last} "
                 f"that {marker.path} names"

@@ -109,6 +109,17 @@ def test_a_lost_feed_entry_is_reported_not_skipped(store: Path) -> None:
         open_recorder(store).select_notifications(None, 10)
 
 
+def test_a_lost_batch_of_a_stream_is_reported_when_the_stream_is_read(store: Path) -> None:
+    recorder = open_recorder(store)
+    stream = uuid.uuid4()
+    recorder.insert_events([event(stream)])
+    recorder.insert_events([event(uuid.uuid4())])
+    lost = feed_files(store)[0]
+    lost.unlink()
+    with pytest.raises(DataError, match=f"{lost} is missing"):
+        open_recorder(store).select_events(stream)
+
+
 def test_a_store_of_a_newer_format_is_refused(store: Path) -> None:
     open_recorder(store)
     (store / "events" / "FORMAT").write_text("jobledger file store\nformat 2\n")
