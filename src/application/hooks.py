@@ -101,21 +101,25 @@ class HookRunner:
 
     def _deliver(self, finished: JobFinished) -> tuple[int, bool]:
         calls, complete = 0, True
+        job: Job | None = None  # Read once, kept current with the runs this runner records.
         for hook in self._hooks.values():
             if finished.outcome not in hook.outcomes:
                 continue
             while True:
-                job = self._ledger.job(finished.originator_id)
+                job = job or self._ledger.job(finished.originator_id)
                 runs = [r for r in job.hook_runs if r.hook == hook.name]
                 if any(r.succeeded or r.gave_up for r in runs):
                     break
                 if runs and not self._due(runs[-1], len(runs)):
                     complete = False
                     break
+                ran = self._call(hook, finished, job, len(runs) + 1)
                 try:
-                    self._ledger.append(self._call(hook, finished, job, len(runs) + 1))
+                    self._ledger.append(ran)
                 except StreamConflict:
-                    continue  # another runner recorded a run; look again
+                    job = None  # another runner recorded a run; read again
+                    continue
+                job = job.evolve(ran)
                 calls += 1
         return calls, complete
 
