@@ -282,10 +282,7 @@ class Tracker:
     def status(self, job_id: UUID | str) -> JobStatus:
         """Where the job stands now, with every component in declared order."""
         job_id = parse_job_id(job_id, JobNotFound)
-        summary = self.summary(job_id)
-        with store_errors():
-            rows = self._view.components(job_id, after=-1, limit=_ALL)
-        return JobStatus(**dict(summary), components={r.status.name: r.status for r in rows})
+        return self._with_components(job_id, self.summary(job_id))
 
     def summary(self, job_id: UUID | str) -> JobSummary:
         """Where the job stands now, without the components: one row of the status view."""
@@ -367,7 +364,7 @@ class Tracker:
             generation = self._generation
             current = self.summary(job_id)
             if current.is_finished:
-                return self.status(job_id)
+                return self._with_components(job_id, current)
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 raise TimeoutError(
@@ -456,6 +453,12 @@ class Tracker:
             except StreamConflict:
                 logger.debug("stream conflict, attempt %d; deciding again", number)
         raise StoreError(f"gave up after {_MAX_ATTEMPTS} conflicting attempts")
+
+    def _with_components(self, job_id: UUID, summary: JobSummary) -> JobStatus:
+        """`summary` with the job's component rows, read from the view as it stands."""
+        with store_errors():
+            rows = self._view.components(job_id, after=-1, limit=_ALL)
+        return JobStatus(**dict(summary), components={r.status.name: r.status for r in rows})
 
     def _job(self, job_id: UUID, *, fresh: bool = False) -> Job:
         cached = None if fresh else self._jobs.get(job_id)
