@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from uuid import UUID
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
@@ -61,14 +62,15 @@ class HookRunner:
     def __init__(
         self,
         ledger: Ledger,
-        tracking: TrackingRecorder,
+        tracking: Callable[[], TrackingRecorder],
         clock: Clock,
         *,
         max_attempts: int = 5,
         backoff: timedelta = timedelta(seconds=1),
     ) -> None:
         self._ledger = ledger
-        self._tracking = tracking
+        # Made on the first run: opening a Tracker that never runs hooks makes no table.
+        self._make_tracking = tracking
         self._clock = clock
         self._max_attempts = max_attempts
         self._backoff = backoff
@@ -98,6 +100,11 @@ class HookRunner:
         if done_through > start:
             self._advance(done_through)
         return calls
+
+    @cached_property
+    def _tracking(self) -> TrackingRecorder:
+        with store_errors():
+            return self._make_tracking()
 
     def _deliver(self, finished: JobFinished) -> tuple[int, bool]:
         calls, complete = 0, True

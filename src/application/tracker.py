@@ -64,7 +64,7 @@ class Tracker:
         self._clock = clock
         self._view: StatusView = ledger.status_view()
         self._updater = ViewUpdater(ledger, self._view, clock)
-        self._hooks = HookRunner(ledger, ledger.factory.tracking_recorder(), clock)
+        self._hooks = HookRunner(ledger, ledger.factory.tracking_recorder, clock)
         self._jobs: BoundedCache[UUID, Job] = BoundedCache(_CACHED_JOBS)
         self._known: BoundedCache[tuple[UUID, str], ComponentStatus] = BoundedCache(
             _CACHED_COMPONENTS
