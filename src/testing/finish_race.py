@@ -22,6 +22,11 @@ def _worker(
             barrier.wait()
 
 
+def finish_records(tracker: Tracker, job: UUID) -> list[JobFinished]:
+    """The finish records in a job's stream."""
+    return [e for e in tracker.ledger.stream(job) if isinstance(e, JobFinished)]
+
+
 def finish_race(url: str, *, processes: int = 16, rounds: int = 50) -> list[int]:
     """Run the race on the store at `url`; return the number of finish records per round."""
     context = multiprocessing.get_context("spawn")
@@ -44,8 +49,7 @@ def finish_race(url: str, *, processes: int = 16, rounds: int = 50) -> list[int]
                 barrier.wait(timeout=120)
                 barrier.wait(timeout=120)
                 tracker.summary(job)
-                stream = tracker.ledger.stream(job)
-                counts.append(sum(isinstance(e, JobFinished) for e in stream))
+                counts.append(len(finish_records(tracker, job)))
     finally:
         for queue in queues:
             queue.put(None)

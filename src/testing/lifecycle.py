@@ -15,9 +15,9 @@ from ..application.hooks import FinishedJob
 from ..application.ports import Clock, JobRow
 from ..application.tracker import Tracker
 from ..domain.errors import InvalidInput
-from ..domain.events import JobFinished
 from ..domain.status import Status
 from .clock import FrozenClock
+from .finish_race import finish_records
 
 
 class StoreUnderTest(ABC):
@@ -35,11 +35,6 @@ class StoreUnderTest(ABC):
     def tracker(self, clock: FrozenClock) -> Iterator[Tracker]:
         with self.create_tracker(clock) as tracker:
             yield tracker
-
-
-def finish_records(tracker: Tracker, job: UUID) -> list[JobFinished]:
-    """The finish records in a job's stream."""
-    return [e for e in tracker.ledger.stream(job) if isinstance(e, JobFinished)]
 
 
 class LifecycleContract(StoreUnderTest):
