@@ -74,7 +74,7 @@ def _components(names: Sequence[str], source: str | None) -> list[str]:
 @click.pass_context
 def cli(context: click.Context, store: str | None, debug: bool) -> None:
     """Lock-free, event-sourced status tracking for jobs made of many components."""
-    context.obj = {"store": resolve_store_url(store), "debug": debug}
+    context.obj = {"store": resolve_store_url(store)}  # --debug is read by main()
 
 
 @cli.command()

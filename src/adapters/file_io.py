@@ -145,7 +145,6 @@ class StoreLock:
     """
 
     def __init__(self, path: str) -> None:
-        self._path = path
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         self._thread_lock = threading.Lock()
 

@@ -69,12 +69,12 @@ class MemoryAggregateRecorder(AggregateRecorder):
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        self._insert(stored_events, **kwargs)
+        self._insert(stored_events)
         return None
 
-    def _insert(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> list[int]:
+    def _insert(self, stored_events: Sequence[StoredEvent]) -> list[int]:
         with self._lock:
-            self._check_new(stored_events, **kwargs)
+            self._check_new(stored_events)
             positions = []
             for stored in stored_events:
                 self._last_position += 1
@@ -86,7 +86,7 @@ class MemoryAggregateRecorder(AggregateRecorder):
                 positions.append(position)
             return positions
 
-    def _check_new(self, stored_events: Sequence[StoredEvent], **_: Any) -> None:
+    def _check_new(self, stored_events: Sequence[StoredEvent]) -> None:
         keys = {(str(s.originator_id), s.originator_version) for s in stored_events}
         if len(keys) < len(stored_events):
             raise IntegrityError(f"events are not unique: {stored_events}")
@@ -123,7 +123,7 @@ class MemoryApplicationRecorder(MemoryAggregateRecorder, ApplicationRecorder, Pr
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        positions = self._insert(stored_events, **kwargs)
+        positions = self._insert(stored_events)
         self._wakeups.wake_all()
         return positions
 

@@ -5,16 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import get_args
 from uuid import UUID
 
 from ..domain.component import ComponentStatus
 from ..domain.events import (
     ComponentsAdded,
-    HookRan,
-    JobCancelled,
     JobCreated,
     JobEvent,
-    JobFinished,
     StatusReported,
 )
 from ..domain.projection import Tally, step
@@ -23,8 +21,8 @@ from .ports import Clock, ComponentRow, JobRow, StatusView
 
 logger = logging.getLogger("jobledger")
 
-FOLDED = (JobCreated, ComponentsAdded, JobCancelled, JobFinished, HookRan, StatusReported)
-"""The event types the view applies."""
+FOLDED: tuple[type[JobEvent], ...] = get_args(JobEvent)
+"""The event types the view applies: every kind of jobledger event."""
 
 _BATCH = 500
 

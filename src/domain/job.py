@@ -8,8 +8,6 @@ from datetime import datetime
 from functools import cached_property
 from uuid import UUID
 
-from pydantic import JsonValue
-
 from .errors import InvalidTransition, JobNotFound, UnknownComponent
 from .events import (
     ComponentsAdded,
@@ -101,11 +99,6 @@ class Job:
     def names(self) -> frozenset[str]:
         """The set of component names, for membership tests."""
         return frozenset(self.components)
-
-    @property
-    def metadata(self) -> dict[str, JsonValue]:
-        """The metadata given at creation."""
-        return self.created.metadata
 
     def require(self, component: str) -> None:
         """Raise `UnknownComponent` unless the job has a component of that name."""

@@ -219,11 +219,10 @@ def step(
         raise ValueError(f"an event of job {event.originator_id} came before its creation")
     if isinstance(event, StatusReported):
         return _report(tally, components, event)
+    job_version = max(tally.job_version, event.originator_version)
     if isinstance(event, HookRan):
-        return tally.model_copy(
-            update={"job_version": max(tally.job_version, event.originator_version)}
-        )
-    changes: dict[str, object] = {"job_version": max(tally.job_version, event.originator_version)}
+        return tally.model_copy(update={"job_version": job_version})
+    changes: dict[str, object] = {"job_version": job_version}
     if isinstance(event, ComponentsAdded):
         components.update((n, ComponentStatus(name=n)) for n in event.components)
         counts = dict(tally.counts)

@@ -100,9 +100,12 @@ def check_progress(value: object) -> float | None:
     """Return `value` as a float if it is None or a real fraction between 0 and 1."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidReport(f"progress must be a number from 0 to 1, not {value!r}")
-    if math.isnan(value) or not 0 <= value <= 1:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or math.isnan(value)
+        or not 0 <= value <= 1
+    ):
         raise InvalidReport(f"progress must be a number from 0 to 1, not {value!r}")
     return float(value)
 
