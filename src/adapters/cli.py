@@ -11,6 +11,7 @@ import importlib
 import re
 import signal
 import sys
+import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +23,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 from ..application.stores import STORE_VARIABLE, redact, resolve_store_url
 from ..application.tracker import Tracker
 from ..domain.errors import JobledgerError
+from ..domain.projection import JobSummary
 from ..domain.status import Status
 from . import cli_output as out
 from .demo import run_demo
@@ -30,6 +32,7 @@ EXIT_ERROR = 4
 EXIT_USAGE = 64
 WATCH_EXITS = {Status.COMPLETED: 0, Status.FAILED: 1, Status.CANCELLED: 2}
 WATCH_TIMEOUT = 3
+_REDRAW = 0.5  # Seconds between redraws of `watch`.
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"]+", re.IGNORECASE)
@@ -173,36 +176,35 @@ def status(context: click.Context, job: str, limit: int, as_json: bool) -> None:
 def watch(context: click.Context, job: str, timeout: float | None, as_json: bool) -> None:
     """Show live progress until the job finishes; the exit code tells the outcome."""
     tracker = _open(context)
-    summary = tracker.summary(job)
+    final: JobSummary
     try:
         if as_json:
             final = tracker.wait(job, timeout=timeout)
             out.emit_json(final)
         else:
-            final = _watch_live(tracker, job, summary.total, timeout)
+            final = _watch_live(tracker, job, timeout)
     except TimeoutError as error:
         click.echo(f"jobledger: {error}", err=True)
         context.exit(WATCH_TIMEOUT)
     context.exit(WATCH_EXITS[final.overall])
 
 
-def _watch_live(tracker: Tracker, job: str, total: int, timeout: float | None) -> Any:
+def _watch_live(tracker: Tracker, job: str, timeout: float | None) -> JobSummary:
+    """Redraw the job's progress twice a second until it finishes or `timeout` passes (this
+    process reports nothing, so there is no report of its own to wake it sooner)."""
     columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn())
     with Progress(*columns, console=out.console()) as progress:
-        task = progress.add_task(job, total=total)
-        deadline = None if timeout is None else datetime.now(UTC).timestamp() + timeout
+        task = progress.add_task(job, total=1.0)
+        deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             summary = tracker.summary(job)
-            progress.update(task, completed=summary.progress * total, description=summary.overall)
+            progress.update(task, completed=summary.progress, description=summary.overall)
             if summary.is_finished:
                 return summary
-            remaining = None if deadline is None else deadline - datetime.now(UTC).timestamp()
+            remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 raise TimeoutError(f"job {job} has not finished within {timeout} s")
-            try:
-                tracker.wait(job, timeout=0.5 if remaining is None else min(0.5, remaining))
-            except TimeoutError:
-                continue
+            time.sleep(_REDRAW if remaining is None else min(_REDRAW, remaining))
 
 
 @cli.command("list")
