@@ -9,7 +9,6 @@ Prints a markdown table; the target is a ratio of at least 40% with 4 processes.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import statistics
 import sys
@@ -17,8 +16,10 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from eventsourcing.persistence import StoredEvent
+from workers import run_workers
 
 from jobledger.adapters.file import FileFactory
 
@@ -48,7 +49,7 @@ def file_store(directory: str, deadline: float) -> int:
 
     Like a worker reporting on components: a few events per stream, then the next stream.
     """
-    recorder = FileFactory({"JOBLEDGER_FILE_DIR": directory}).application_recorder()
+    recorder = FileFactory({FileFactory.DIRECTORY: directory}).application_recorder()
     count = 0
     while time.monotonic() < deadline:
         stream = uuid.uuid4()
@@ -58,33 +59,23 @@ def file_store(directory: str, deadline: float) -> int:
     return count
 
 
-def _run(
-    work: Callable[[str, float], int],
-    directory: str,
-    start: float,
-    results: multiprocessing.Queue[int],
-) -> None:
-    time.sleep(max(0.0, start - time.monotonic()))
-    results.put(work(directory, start + SECONDS))
+def _timed(args: tuple[Any, ...]) -> None:
+    work, directory, barrier, results = args
+    try:
+        barrier.wait()
+        results.put(work(directory, time.monotonic() + SECONDS))
+    except BaseException as error:
+        barrier.abort()
+        results.put(error)
 
 
 def rate(work: Callable[[str, float], int], processes: int) -> float:
     """Operations per second of `processes` processes running `work` at once."""
-    context = multiprocessing.get_context("fork")
-    results: multiprocessing.Queue[int] = context.Queue()
     with tempfile.TemporaryDirectory(prefix="bench-file-", dir=os.environ.get("BENCH_DIR")) as d:
         if work is file_store:
-            FileFactory({"JOBLEDGER_FILE_DIR": d}).application_recorder()  # create it once
-        start = time.monotonic() + 0.5
-        workers = [
-            context.Process(target=_run, args=(work, d, start, results)) for _ in range(processes)
-        ]
-        for worker in workers:
-            worker.start()
-        total = sum(results.get() for _ in workers)
-        for worker in workers:
-            worker.join()
-    return total / SECONDS
+            FileFactory({FileFactory.DIRECTORY: d}).application_recorder()  # create it once
+        counts = run_workers(_timed, [(work, d)] * processes, SECONDS + 120)
+    return sum(counts) / SECONDS
 
 
 def main() -> None:

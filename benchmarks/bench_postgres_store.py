@@ -19,17 +19,16 @@ to stdout as a Markdown table for docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import statistics
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
 from uuid import UUID, uuid4
 
 import psycopg
 from eventsourcing.persistence import ApplicationRecorder, IntegrityError, StoredEvent
+from workers import run_workers
 
 from jobledger.testing.postgres_server import database_url, throwaway_postgres
 
@@ -136,26 +135,6 @@ def worker(args) -> None:
     except BaseException as error:
         barrier.abort()
         results.put(error)
-
-
-def run_workers(
-    target: Callable[..., None], jobs: list[tuple[Any, ...]], timeout: float
-) -> list[Any]:
-    """Start one forked process per job, each called as `target((*job, barrier, results))`;
-    return what each put on `results`, raising if any put an exception."""
-    context = multiprocessing.get_context("fork")
-    barrier = context.Barrier(len(jobs))
-    results = context.Queue()
-    workers = [context.Process(target=target, args=((*job, barrier, results),)) for job in jobs]
-    for process in workers:
-        process.start()
-    totals = [results.get(timeout=timeout) for _ in workers]
-    for process in workers:
-        process.join()
-    failures = [t for t in totals if isinstance(t, BaseException)]
-    if failures:
-        raise RuntimeError(f"{len(failures)} of {len(jobs)} workers failed") from failures[0]
-    return totals
 
 
 def measure(variant: str, url: str, processes: int, seconds: float) -> tuple[float, int]:

@@ -15,7 +15,8 @@ import logging
 import time
 from typing import Any
 
-from bench_postgres_store import databases, measure, options, rotated, run_workers, table
+from bench_postgres_store import databases, measure, options, rotated, table
+from workers import run_workers
 
 from jobledger import Tracker
 
