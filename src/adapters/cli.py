@@ -313,7 +313,7 @@ def _registrar(target: str) -> Callable[[Tracker], object]:
 def demo(context: click.Context, workers: int) -> None:
     """Play the original example: 10 downloads, 100 resizes, then one notification."""
     final = run_demo(context.obj["store"], workers=workers, console=out.console())
-    context.exit(WATCH_EXITS.get(final.overall, 1))
+    context.exit(WATCH_EXITS[final.overall])
 
 
 def main(argv: Iterable[str] | None = None) -> int:
