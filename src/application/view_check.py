@@ -24,13 +24,27 @@ class _Findings:
     def check_job(self, expected: JobRow, found: JobRow | None) -> None:
         self.jobs += 1
         if found != expected:
-            self.drift.append(_drift(expected, found))
+            self.drift.append(
+                Drift(
+                    job_id=expected.tally.job_id,
+                    component=None,
+                    expected=expected.tally.model_dump_json(),
+                    found=None if found is None else found.tally.model_dump_json(),
+                )
+            )
             self.job_rows.append(expected)
 
     def check_component(self, expected: ComponentRow, found: ComponentRow | None) -> None:
         self.components += 1
         if found != expected:
-            self.drift.append(_drift(expected, found))
+            self.drift.append(
+                Drift(
+                    job_id=expected.job_id,
+                    component=expected.status.name,
+                    expected=_component(expected),
+                    found=None if found is None else _component(found),
+                )
+            )
             self.component_rows.append(expected)
 
 
@@ -71,22 +85,6 @@ def _component_pages(view: StatusView, job: JobRow) -> Iterator[list[ComponentRo
     while rows := view.components(job.tally.job_id, after=after, limit=_PAGE):
         yield rows
         after = rows[-1].ordinal
-
-
-def _drift(expected: JobRow | ComponentRow, found: JobRow | ComponentRow | None) -> Drift:
-    if isinstance(expected, JobRow):
-        return Drift(
-            job_id=expected.tally.job_id,
-            component=None,
-            expected=expected.tally.model_dump_json(),
-            found=None if not isinstance(found, JobRow) else found.tally.model_dump_json(),
-        )
-    return Drift(
-        job_id=expected.job_id,
-        component=expected.status.name,
-        expected=_component(expected),
-        found=None if not isinstance(found, ComponentRow) else _component(found),
-    )
 
 
 def _component(row: ComponentRow) -> str:
