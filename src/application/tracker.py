@@ -31,7 +31,7 @@ from .local_view import LocalStatusView
 from .ports import Clock, StatusView
 from .results import ComponentPage, Page, Receipt, StaleComponent, StatusEvent, ViewCheck
 from .stores import resolve_store_url, store_environment
-from .view_check import rebuild_view
+from .view_check import job_rows, rebuild_view
 from .view_updater import ViewUpdater
 
 logger = logging.getLogger("jobledger")
@@ -390,18 +390,16 @@ class Tracker:
                 f"finished_before must be a timezone-aware datetime, not {finished_before!r}"
             )
         doomed: list[UUID] = []
+        self._catch_up()
         for outcome in (Status.COMPLETED, Status.FAILED, Status.CANCELLED):
             cutoff = finished_before - (
                 keep_failed_for if outcome is Status.FAILED else timedelta(0)
             )
-            cursor = None
-            while True:
-                page = self.jobs(status=outcome, limit=1_000, cursor=cursor)
-                doomed.extend(
-                    s.job_id for s in page.items if s.finished_at and s.finished_at < cutoff
-                )
-                if (cursor := page.next_cursor) is None:
-                    break
+            with store_errors():
+                for row in job_rows(self._view, before=_ALL, status=outcome):
+                    finished_at = row.tally.outcome()[1]
+                    if finished_at is not None and finished_at < cutoff:
+                        doomed.append(row.tally.job_id)
         if not dry_run:
             for job_id in doomed:
                 self._delete(self._job(job_id, fresh=True))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from ..domain.status import Status
 from .ledger import Ledger, StreamConflict, store_errors
 from .ports import Clock, ComponentRow, JobRow, StatusView
 from .results import Drift, ViewCheck
@@ -55,7 +56,7 @@ def rebuild_view(ledger: Ledger, view: StatusView, clock: Clock, scratch: Status
         position = view.position()
         ViewUpdater(ledger, scratch, clock, record_finishes=False).catch_up(until=position)
         findings = _Findings()
-        for expected in _job_rows(scratch, position):
+        for expected in job_rows(scratch, before=position + 1):
             job_id = expected.tally.job_id
             findings.check_job(expected, view.load(job_id, ())[0])
             for rows in _component_pages(scratch, expected):
@@ -73,9 +74,10 @@ def rebuild_view(ledger: Ledger, view: StatusView, clock: Clock, scratch: Status
         )
 
 
-def _job_rows(view: StatusView, position: int) -> Iterator[JobRow]:
-    before = position + 1
-    while rows := view.jobs(status=None, before=before, limit=_PAGE):
+def job_rows(view: StatusView, *, before: int, status: Status | None = None) -> Iterator[JobRow]:
+    """Every job row of `view` below position `before` (with overall `status`, if given),
+    newest first, read a page at a time."""
+    while rows := view.jobs(status=status, before=before, limit=_PAGE):
         yield from rows
         before = rows[-1].position
 
