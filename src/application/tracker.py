@@ -11,7 +11,7 @@ from types import TracebackType
 from typing import TypeVar
 from uuid import UUID, uuid4
 
-from ..domain.component import ComponentStatus
+from ..domain.component import ComponentState
 from ..domain.errors import (
     InvalidInput,
     InvalidJobDefinition,
@@ -66,7 +66,7 @@ class Tracker:
         self._updater = ViewUpdater(ledger, self._view, clock)
         self._hooks = HookRunner(ledger, ledger.factory.tracking_recorder, clock)
         self._jobs: BoundedCache[UUID, Job] = BoundedCache(_CACHED_JOBS)
-        self._known: BoundedCache[tuple[UUID, str], ComponentStatus] = BoundedCache(
+        self._known: BoundedCache[tuple[UUID, str], ComponentState] = BoundedCache(
             _CACHED_COMPONENTS
         )
         self._changed = threading.Condition()
@@ -172,7 +172,7 @@ class Tracker:
         key = (job_id, component)
 
         def attempt() -> Receipt:
-            current = self._known.get(key) or ComponentStatus(name=component)
+            current = self._known.get(key) or ComponentState(component)
             event = current.decide(
                 job_id, status, message=message, progress=progress, at=self._clock()
             )
@@ -470,8 +470,8 @@ class Tracker:
         events = self._ledger.stream(component_stream_id(job_id, component))
         return [e for e in events if isinstance(e, StatusReported)]
 
-    def _component(self, job_id: UUID, component: str) -> ComponentStatus:
-        current = ComponentStatus(name=component)
+    def _component(self, job_id: UUID, component: str) -> ComponentState:
+        current = ComponentState(component)
         for event in self._reports(job_id, component):
             current = current.evolve(event)
         return current

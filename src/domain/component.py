@@ -1,8 +1,9 @@
-"""One component's status: the fold of its reports and the rule for accepting a new one."""
+"""One component: the status its reports add up to, and the rule for accepting a new one."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
@@ -47,6 +48,24 @@ class ComponentStatus(BaseModel):
             version=event.originator_version,
             updated_at=event.timestamp,
         )
+
+
+class ComponentState(NamedTuple):
+    """What the next report of a component is decided on: its newest status and version.
+
+    The write side's state: `ComponentStatus` is the read model. A tuple, because every
+    report makes one.
+    """
+
+    name: str
+    status: Status = Status.PENDING
+    version: int = 0
+
+    def evolve(self, event: StatusReported) -> ComponentState:
+        """Return the state after `event`; a final status absorbs whatever follows it."""
+        if self.status.is_terminal:
+            return self
+        return ComponentState(self.name, event.status, event.originator_version)
 
     def decide(
         self,
