@@ -33,16 +33,16 @@ _VALUES = frozenset(s.value for s in Status)
 REPORTABLE = (Status.IN_PROGRESS, Status.RETRYING, Status.COMPLETED, Status.FAILED)
 """The statuses a worker may report for a component."""
 
+_REPORTABLE_BY_VALUE = {s.value: s for s in REPORTABLE}  # A Status is its value as a key.
+
 
 def reportable_status(value: object) -> Status:
     """Return the reportable `Status` that `value` names, or raise `InvalidReport`."""
-    if not isinstance(value, str) or value not in _VALUES:
-        choices = ", ".join(s.value for s in REPORTABLE)
-        raise InvalidReport(f"unknown status {value!r}; expected one of {choices}")
-    status = Status(value)
-    if status not in REPORTABLE:
-        raise InvalidReport(
-            f"status {status.value!r} cannot be reported for a component"
-            + ("; cancel the job instead" if status is Status.CANCELLED else "")
-        )
-    return status
+    if isinstance(value, str):
+        if (status := _REPORTABLE_BY_VALUE.get(value)) is not None:
+            return status
+        if value in _VALUES:
+            hint = "; cancel the job instead" if value == Status.CANCELLED else ""
+            raise InvalidReport(f"status {str(value)!r} cannot be reported for a component{hint}")
+    choices = ", ".join(s.value for s in REPORTABLE)
+    raise InvalidReport(f"unknown status {value!r}; expected one of {choices}")
