@@ -96,8 +96,7 @@ class FileStatusView(StatusView):
     ) -> tuple[JobRow | None, list[ComponentRow]]:
         key = str(job_id)
         with self._transaction("DEFERRED") as db:
-            job = db.execute("SELECT position, tally FROM jobs WHERE job_id = ?", (key,))
-            found = job.fetchone()
+            found = _job_row(db, key)
             rows = []
             for names in _chunks(list(components)):
                 sql = f"SELECT ordinal, row FROM components WHERE job_id = ? AND name {_in(names)}"
@@ -108,6 +107,15 @@ class FileStatusView(StatusView):
                 None if found is None else _job(*found),
                 [by_name[n] for n in components if n in by_name],
             )
+
+    def snapshot(self, job_id: UUID) -> tuple[JobRow | None, list[ComponentRow]]:
+        key = str(job_id)
+        with self._transaction("DEFERRED") as db:
+            job = _job_row(db, key)
+            sql = "SELECT ordinal, row FROM components WHERE job_id = ? ORDER BY ordinal"
+            rows = db.execute(sql, (key,)).fetchall()
+        with self._errors():
+            return None if job is None else _job(*job), [_component(job_id, *r) for r in rows]
 
     def commit(
         self, since: int, until: int, jobs: Sequence[JobRow], components: Sequence[ComponentRow]
@@ -223,6 +231,13 @@ def _value(db: sqlite3.Connection, key: str) -> int:
     if row is None:
         raise sqlite3.DatabaseError(f"no {key} in the meta table")
     return int(row[0])
+
+
+def _job_row(db: sqlite3.Connection, key: str) -> tuple[int, str] | None:
+    row: tuple[int, str] | None = db.execute(
+        "SELECT position, tally FROM jobs WHERE job_id = ?", (key,)
+    ).fetchone()
+    return row
 
 
 def _damaged(path: str, error: Exception) -> str:

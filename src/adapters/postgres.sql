@@ -229,6 +229,13 @@ SELECT position, tally FROM {jobs} WHERE job_id = %(job_id)s;
 SELECT name, ordinal, state FROM {components}
 WHERE job_id = %(job_id)s AND name = ANY(%(names)s::bytea[]);
 
+-- name: select_view_snapshot
+-- One statement, so one snapshot: the job's row first (no ordinal), then its components.
+SELECT NULL::bigint AS ordinal, position, tally AS state FROM {jobs} WHERE job_id = %(job_id)s
+UNION ALL
+SELECT ordinal, NULL, state FROM {components} WHERE job_id = %(job_id)s
+ORDER BY ordinal NULLS FIRST;
+
 -- name: select_view_components
 SELECT ordinal, state FROM {components}
 WHERE job_id = %(job_id)s AND ordinal > %(after)s ORDER BY ordinal LIMIT %(limit)s;

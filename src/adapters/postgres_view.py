@@ -31,6 +31,7 @@ _STATEMENTS = (
     "upsert_view_components",
     "select_view_job",
     "select_view_named_components",
+    "select_view_snapshot",
     "select_view_components",
     "select_view_jobs",
     "select_view_jobs_by_status",
@@ -96,6 +97,19 @@ class PostgresStatusView(PostgresRecorder, StatusView):
         }
         rows = [by_name[name] for name in names if name in by_name]
         return _job(job), rows
+
+    def snapshot(self, job_id: UUID) -> tuple[JobRow | None, list[ComponentRow]]:
+        """The job's row (None if unknown) and all its component rows in declared order,
+        read in one statement (so from one snapshot)."""
+        params = {"job_id": job_id}
+        found = self.datastore.run(
+            lambda conn: conn.execute(self._sql["select_view_snapshot"], params).fetchall()
+        )
+        if not found or found[0][0] is not None:
+            return None, []
+        (_, position, tally), *components = found
+        job = _job((position, tally))
+        return job, [_component(job_id, ordinal, state) for ordinal, _, state in components]
 
     def commit(
         self, since: int, until: int, jobs: Sequence[JobRow], components: Sequence[ComponentRow]

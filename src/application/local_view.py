@@ -35,6 +35,10 @@ class LocalStatusView(StatusView):
             rows = self._components.get(job_id, {})
             return self._jobs.get(job_id), [rows[n] for n in components if n in rows]
 
+    def snapshot(self, job_id: UUID) -> tuple[JobRow | None, list[ComponentRow]]:
+        with self._lock:
+            return self._jobs.get(job_id), self._ordered(job_id)
+
     def commit(
         self, since: int, until: int, jobs: Sequence[JobRow], components: Sequence[ComponentRow]
     ) -> None:
@@ -49,7 +53,7 @@ class LocalStatusView(StatusView):
 
     def components(self, job_id: UUID, *, after: int, limit: int) -> list[ComponentRow]:
         with self._lock:
-            rows = sorted(self._components.get(job_id, {}).values(), key=lambda r: r.ordinal)
+            rows = self._ordered(job_id)
         return [r for r in rows if r.ordinal > after][:limit]
 
     def jobs(self, *, status: Status | None, before: int, limit: int) -> list[JobRow]:
@@ -76,3 +80,7 @@ class LocalStatusView(StatusView):
             for job_id in job_ids:
                 self._jobs.pop(job_id, None)
                 self._components.pop(job_id, None)
+
+    def _ordered(self, job_id: UUID) -> list[ComponentRow]:
+        """The job's component rows in declared order (call holding the lock)."""
+        return sorted(self._components.get(job_id, {}).values(), key=lambda r: r.ordinal)

@@ -67,6 +67,11 @@ class StatusView(ABC):
         """The job's row (None if unknown) and the rows of those named components it has."""
 
     @abstractmethod
+    def snapshot(self, job_id: UUID) -> tuple[JobRow | None, list[ComponentRow]]:
+        """The job's row (None if unknown) and all its component rows in declared order, as
+        of one moment: never half of a commit."""
+
+    @abstractmethod
     def commit(
         self, since: int, until: int, jobs: Sequence[JobRow], components: Sequence[ComponentRow]
     ) -> None:

@@ -282,7 +282,8 @@ class Tracker:
     def status(self, job_id: UUID | str) -> JobStatus:
         """Where the job stands now, with every component in declared order."""
         job_id = parse_job_id(job_id, JobNotFound)
-        return self._with_components(job_id, self.summary(job_id))
+        self._catch_up()
+        return self._status(job_id)
 
     def summary(self, job_id: UUID | str) -> JobSummary:
         """Where the job stands now, without the components: one row of the status view."""
@@ -364,7 +365,7 @@ class Tracker:
             generation = self._generation
             current = self.summary(job_id)
             if current.is_finished:
-                return self._with_components(job_id, current)
+                return self._status(job_id)
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 raise TimeoutError(
@@ -452,11 +453,15 @@ class Tracker:
                 logger.debug("stream conflict, attempt %d; deciding again", number)
         raise StoreError(f"gave up after {_MAX_ATTEMPTS} conflicting attempts")
 
-    def _with_components(self, job_id: UUID, summary: JobSummary) -> JobStatus:
-        """`summary` with the job's component rows, read from the view as it stands."""
+    def _status(self, job_id: UUID) -> JobStatus:
+        """The job's status with every component, from one snapshot of the view as it stands
+        (a summary and components read apart could disagree, when another process commits
+        to the view in between)."""
         with store_errors():
-            rows = self._view.components(job_id, after=-1, limit=_ALL)
-        return JobStatus(**dict(summary), components={r.status.name: r.status for r in rows})
+            row, rows = self._view.snapshot(job_id)
+        if row is None:
+            raise JobNotFound(f"no job with id {job_id}")
+        return row.tally.status({r.status.name: r.status for r in rows})
 
     def _job(self, job_id: UUID, *, fresh: bool = False) -> Job:
         cached = None if fresh else self._jobs.get(job_id)

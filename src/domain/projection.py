@@ -179,6 +179,10 @@ class Tally(BaseModel):
             cancel_reason=self.cancel_reason,
         )
 
+    def status(self, components: Mapping[str, ComponentStatus]) -> JobStatus:
+        """The public status, with these statuses of the job's components."""
+        return JobStatus(**dict(self.summary()), components=components)
+
 
 class JobState(BaseModel):
     """The state `fold` produces: the tally and every component's status."""
@@ -191,7 +195,7 @@ class JobState(BaseModel):
     @property
     def status(self) -> JobStatus:
         """The public status with every component."""
-        return JobStatus(**dict(self.tally.summary()), components=self.components)
+        return self.tally.status(self.components)
 
 
 def fold(state: JobState | None, events: Iterable[JobEvent]) -> JobState:

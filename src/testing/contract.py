@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -379,6 +382,29 @@ class TrackerContract(LifecycleContract):
         assert other.complete(job, "a").recorded is False
         assert [e.version for e in other.history(job, "a")] == [1, 2, 3]
 
+    def test_status_is_one_snapshot_while_others_update_the_view(
+        self, tracker: Tracker, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        job = tracker.create_job(["a", "b"])
+        other = Tracker(tracker.ledger, clock=clock)  # Shares the view, where the store does.
+        view = _InterruptedView(
+            tracker.ledger.status_view(),
+            interruption=lambda: (other.start(job, "b"), other.summary(job)),
+        )
+        monkeypatch.setattr(tracker.ledger, "status_view", lambda: view)
+        reader = Tracker(tracker.ledger, clock=clock)
+        other.start(job, "a")
+        reader.summary(job)  # Caught up: status() reads at once, with nothing to apply first.
+        view.armed = True
+        status = reader.status(job)  # Another commit lands right after its first read.
+        assert not view.armed
+        assert [c.status for c in status.components.values()] == [
+            Status.IN_PROGRESS,
+            Status.PENDING,
+        ]
+        shown = Counter(c.status for c in status.components.values())
+        assert {s: n for s, n in status.counts.items() if n} == shown
+
     # Random command sequences
 
     def test_agrees_with_a_reference_model(self) -> None:
@@ -387,3 +413,25 @@ class TrackerContract(LifecycleContract):
 
     machine_settings = settings(max_examples=30, stateful_step_count=25, deadline=None)
     """Subclasses for slow stores may lower these."""
+
+
+class _InterruptedView:
+    """A status view whose next read, once `armed`, runs `interruption` before returning."""
+
+    def __init__(self, view: object, interruption: Callable[[], object]) -> None:
+        self._view = view
+        self._interruption = interruption
+        self.armed = False
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._view, name)
+        if not self.armed or name not in ("load", "snapshot", "components"):
+            return attribute
+
+        def read(*args: object, **kwargs: object) -> object:
+            result = attribute(*args, **kwargs)
+            self.armed = False
+            self._interruption()
+            return result
+
+        return read
