@@ -24,6 +24,7 @@ import statistics
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 from uuid import UUID, uuid4
 
 import psycopg
@@ -122,6 +123,7 @@ def worker(args) -> None:
         report = VARIANTS[variant](url)
         events = conflicts = 0
         barrier.wait()
+        cpu = time.process_time()
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             component = uuid4()
@@ -131,16 +133,29 @@ def worker(args) -> None:
                     events += 1
                 except IntegrityError:
                     conflicts += 1
-        results.put((events, conflicts))
+        results.put((events, conflicts, time.process_time() - cpu))
     except BaseException as error:
         barrier.abort()
         results.put(error)
 
 
-def measure(variant: str, url: str, processes: int, seconds: float) -> tuple[float, int]:
-    """Return events per second over all processes, and the number of conflicts."""
+def measure(variant: str, url: str, processes: int, seconds: float) -> tuple[float, int, float]:
+    """Return events per second over all processes, the number of conflicts, and the
+    workers' CPU per event in µs."""
     totals = run_workers(worker, [(variant, url, seconds)] * processes, seconds + 120)
-    return sum(t[0] for t in totals) / seconds, sum(t[1] for t in totals)
+    events = sum(t[0] for t in totals)
+    return events / seconds, sum(t[1] for t in totals), cpu_per_event(totals, events)
+
+
+def cpu_per_event(totals: list[tuple[Any, ...]], events: int) -> float:
+    """The CPU the workers used (the last item of each total, in s) per event, in µs."""
+    return 1e6 * sum(t[-1] for t in totals) / max(events, 1)
+
+
+def cpu_line(processes: int, cpu: dict[str, list[float]]) -> str:
+    """One line giving each variant's median client CPU per event at `processes`."""
+    each = ", ".join(f"{variant} {statistics.median(us):.0f}" for variant, us in cpu.items())
+    return f"Client CPU per event at {processes} processes, µs, median of rounds: {each}"
 
 
 def options(description: str) -> argparse.Namespace:
@@ -192,17 +207,23 @@ def table(title: str, counts: list[int], rounds: dict[str, list[list[float]]], o
 def main() -> None:
     given = options(__doc__.splitlines()[0])
     rounds = {variant: [[] for _ in given.counts] for variant in VARIANTS}
+    cpu: dict[str, list[float]] = {variant: [] for variant in VARIANTS}  # At the last count.
     conflicts = 0
     with databases() as urls:
         for cell, processes in enumerate(given.counts):
             for turn in range(given.rounds):
                 for variant in rotated(list(VARIANTS), turn):
-                    rate, conflicted = measure(variant, urls["bench"], processes, given.seconds)
+                    rate, conflicted, used = measure(
+                        variant, urls["bench"], processes, given.seconds
+                    )
                     rounds[variant][cell].append(rate)
+                    if processes == given.counts[-1]:
+                        cpu[variant].append(used)
                     conflicts += conflicted
                     print(f"  {variant:<26} {processes:>2} processes: {rate:>8.0f}/s", flush=True)
     table(f"PostgreSQL, {given.seconds:g} s per cell", given.counts, rounds, "jobledger")
     print(f"\nIntegrityErrors between different streams: {conflicts}")
+    print(cpu_line(given.counts[-1], cpu))
 
 
 if __name__ == "__main__":

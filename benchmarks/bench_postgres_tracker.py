@@ -15,7 +15,15 @@ import logging
 import time
 from typing import Any
 
-from bench_postgres_store import databases, measure, options, rotated, table
+from bench_postgres_store import (
+    cpu_line,
+    cpu_per_event,
+    databases,
+    measure,
+    options,
+    rotated,
+    table,
+)
 from workers import run_workers
 
 from jobledger import Tracker
@@ -48,7 +56,7 @@ def _report(args: tuple[Any, ...]) -> None:
             tracker.start(first_job, first_name)
             tracker.complete(first_job, first_name)
             barrier.wait()
-            started = time.monotonic()
+            started, cpu = time.monotonic(), time.process_time()
             finished = []  # When each start + complete pair returned.
             for job, name in rest:
                 if time.monotonic() - started > seconds:
@@ -56,14 +64,15 @@ def _report(args: tuple[Any, ...]) -> None:
                 tracker.start(job, name)
                 tracker.complete(job, name)
                 finished.append(time.monotonic())
-            results.put((started, finished, retries.count))
+            results.put((started, finished, retries.count, time.process_time() - cpu))
     except BaseException as error:
         barrier.abort()
         results.put(error)
 
 
-def tracker_rate(url: str, jobs: int, processes: int, seconds: float) -> tuple[float, int]:
-    """Events per second through Tracker.report, and the optimistic-concurrency retries."""
+def tracker_rate(url: str, jobs: int, processes: int, seconds: float) -> tuple[float, int, float]:
+    """Events per second through Tracker.report, the optimistic-concurrency retries, and
+    the workers' CPU per event in µs."""
     with Tracker.open(url) as tracker:
         per_job = COMPONENTS // jobs
         ids = [tracker.create_job([f"c{n}" for n in range(per_job)]) for _ in range(jobs)]
@@ -72,10 +81,12 @@ def tracker_rate(url: str, jobs: int, processes: int, seconds: float) -> tuple[f
     totals = run_workers(_report, jobs, seconds + 300)
     # The job may run out of components before `seconds` are up: count only the window in
     # which every worker was reporting, as the baselines' workers all run to the deadline.
-    start = max(started for started, _, _ in totals)
-    end = min(finished[-1] for _, finished, _ in totals)
-    pairs = sum(start < when <= end for _, finished, _ in totals for when in finished)
-    return 2 * pairs / (end - start), sum(retried for _, _, retried in totals)
+    start = max(started for started, *_ in totals)
+    end = min(finished[-1] for _, finished, *_ in totals)
+    pairs = sum(start < when <= end for _, finished, *_ in totals for when in finished)
+    events = sum(2 * len(finished) for _, finished, *_ in totals)
+    rate = 2 * pairs / (end - start)
+    return rate, sum(retried for _, _, retried, _ in totals), cpu_per_event(totals, events)
 
 
 def main() -> None:
@@ -84,16 +95,20 @@ def main() -> None:
     rounds: dict[str, list[list[float]]] = {
         variant: [[] for _ in given.counts] for variant in (ours, others, *BASELINES)
     }
+    cpu: dict[str, list[float]] = {variant: [] for variant in rounds}  # At the last count.
     retries = 0
     with databases("tracker") as urls:
 
         def run(variant: str, processes: int) -> float:
             nonlocal retries
             if variant in BASELINES:
-                return measure(variant, urls["bench"], processes, given.seconds)[0]
-            jobs = 1 if variant == ours else 16
-            rate, retried = tracker_rate(urls["tracker"], jobs, processes, given.seconds)
-            retries += retried
+                rate, _, used = measure(variant, urls["bench"], processes, given.seconds)
+            else:
+                jobs = 1 if variant == ours else 16
+                rate, retried, used = tracker_rate(urls["tracker"], jobs, processes, given.seconds)
+                retries += retried
+            if processes == given.counts[-1]:
+                cpu[variant].append(used)
             return rate
 
         for cell, processes in enumerate(given.counts):
@@ -113,6 +128,7 @@ def main() -> None:
         + ", ".join(f"{spread:.2f}" for spread in spreads)
     )
     print(f"Optimistic-concurrency retries: {retries}")
+    print(cpu_line(given.counts[-1], cpu))
 
 
 if __name__ == "__main__":
