@@ -24,12 +24,13 @@ from eventsourcing.persistence import (
     Tracking,
     TrackingRecorder,
 )
-from eventsourcing.utils import Environment, EnvType, resolve_topic
+from eventsourcing.utils import Environment, EnvType
 
 from ..application.ports import PrunableRecorder, StatusView
 from .file_prune import delete_streams, recover
 from .file_store import FileStore
 from .file_view import FileStatusView, view_path
+from .recorder_topics import recorder_class
 from .subscription import LocalSubscription, Wakeups, first_position
 
 POLL_INTERVAL = 0.05
@@ -158,17 +159,9 @@ class FileFactory(InfrastructureFactory[FileTrackingRecorder]):
     def tracking_recorder(
         self, tracking_recorder_class: type[FileTrackingRecorder] | None = None
     ) -> FileTrackingRecorder:
-        if tracking_recorder_class is None:
-            topic = self.env.get(self.TRACKING_RECORDER_TOPIC)
-            tracking_recorder_class = resolve_topic(topic) if topic else FileTrackingRecorder
-        if not (
-            isinstance(tracking_recorder_class, type)
-            and issubclass(tracking_recorder_class, FileTrackingRecorder)
-        ):
-            raise InfrastructureFactoryError(
-                f"{tracking_recorder_class!r} is not a FileTrackingRecorder subclass"
-            )
-        return tracking_recorder_class(self.store())
+        key = self.TRACKING_RECORDER_TOPIC
+        chosen = recorder_class(self.env, key, FileTrackingRecorder, tracking_recorder_class)
+        return chosen(self.store())
 
     def process_recorder(self) -> ProcessRecorder:
         return FileProcessRecorder(self.store())

@@ -24,10 +24,10 @@ from eventsourcing.persistence import (
     Tracking,
     TrackingRecorder,
 )
-from eventsourcing.utils import resolve_topic
 
 from ..application.local_view import LocalStatusView
 from ..application.ports import PrunableRecorder, StatusView
+from .recorder_topics import recorder_class
 from .subscription import LocalSubscription, Wakeups, first_position
 
 
@@ -200,10 +200,8 @@ class MemoryFactory(InfrastructureFactory[TrackingRecorder]):
     def tracking_recorder(
         self, tracking_recorder_class: type[TrackingRecorder] | None = None
     ) -> TrackingRecorder:
-        if tracking_recorder_class is None:
-            topic = self.env.get(self.TRACKING_RECORDER_TOPIC)
-            tracking_recorder_class = resolve_topic(topic) if topic else MemoryTrackingRecorder
-        return tracking_recorder_class()
+        key = self.TRACKING_RECORDER_TOPIC
+        return recorder_class(self.env, key, MemoryTrackingRecorder, tracking_recorder_class)()
 
     def process_recorder(self) -> ProcessRecorder:
         return MemoryProcessRecorder()

@@ -15,7 +15,7 @@ from eventsourcing.persistence import (
     InfrastructureFactory,
     ProcessRecorder,
 )
-from eventsourcing.utils import Environment, EnvType, resolve_topic, strtobool
+from eventsourcing.utils import Environment, EnvType, strtobool
 
 from ..application.ports import StatusView
 from .postgres_datastore import PostgresDatastore
@@ -27,6 +27,7 @@ from .postgres_recorders import (
 from .postgres_settings import PostgresConfigurationError, PostgresSettings
 from .postgres_tracking import PostgresProcessRecorder, PostgresTrackingRecorder
 from .postgres_view import PostgresStatusView
+from .recorder_topics import recorder_class
 
 __all__ = [
     "PostgresAggregateRecorder",
@@ -67,25 +68,28 @@ class PostgresFactory(InfrastructureFactory[PostgresTrackingRecorder]):
 
     def application_recorder(self) -> ApplicationRecorder:
         """Return the recorder of the application's events and feed."""
-        recorder_class = self._topic_class(
-            self.APPLICATION_RECORDER_TOPIC, PostgresApplicationRecorder
+        chosen = recorder_class(
+            self.env, self.APPLICATION_RECORDER_TOPIC, PostgresApplicationRecorder
         )
-        return self._created(recorder_class(self.datastore, events_table=self._events_table()))
+        return self._created(chosen(self.datastore, events_table=self._events_table()))
 
     def tracking_recorder(
         self, tracking_recorder_class: type[PostgresTrackingRecorder] | None = None
     ) -> PostgresTrackingRecorder:
         """Return a recorder of the `<app>_tracking` table."""
-        recorder_class = tracking_recorder_class or self._topic_class(
-            self.TRACKING_RECORDER_TOPIC, PostgresTrackingRecorder
+        chosen = recorder_class(
+            self.env,
+            self.TRACKING_RECORDER_TOPIC,
+            PostgresTrackingRecorder,
+            tracking_recorder_class,
         )
-        recorder = recorder_class(self.datastore, tracking_table=self._tracking_table())
+        recorder = chosen(self.datastore, tracking_table=self._tracking_table())
         return self._created(recorder)
 
     def process_recorder(self) -> ProcessRecorder:
         """Return a recorder of events plus tracking, written together."""
-        recorder_class = self._topic_class(self.PROCESS_RECORDER_TOPIC, PostgresProcessRecorder)
-        recorder = recorder_class(
+        chosen = recorder_class(self.env, self.PROCESS_RECORDER_TOPIC, PostgresProcessRecorder)
+        recorder = chosen(
             self.datastore,
             events_table=self._events_table(),
             tracking_table=self._tracking_table(),
@@ -106,14 +110,6 @@ class PostgresFactory(InfrastructureFactory[PostgresTrackingRecorder]):
 
     def _tracking_table(self) -> str:
         return f"{self.env.name.lower() or 'notification'}_tracking"
-
-    def _topic_class(self, key: str, default: type[R]) -> type[R]:
-        topic = self.env.get(key)
-        recorder_class: type[R] = resolve_topic(topic) if topic else default
-        if not issubclass(recorder_class, default):
-            msg = f"{key} must name a subclass of {default.__qualname__}"
-            raise PostgresConfigurationError(msg)
-        return recorder_class
 
     def _created(self, recorder: R) -> R:
         if strtobool(self.env.get(self.CREATE_TABLE) or "yes"):

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from eventsourcing.persistence import InfrastructureFactory, InfrastructureFactoryError
+from eventsourcing.utils import Environment
 
 from jobledger import ConfigurationError, Tracker
 from jobledger.application.stores import redact, resolve_store_url, store_environment
@@ -54,3 +58,15 @@ def test_bad_store_settings_are_configuration_errors() -> None:
     with pytest.raises(ConfigurationError) as raised:
         Tracker.open("postgresql://app:s3cret@127.0.0.1:9/jobs?pool_size=many")
     assert "s3cret" not in str(raised.value)
+
+
+@pytest.mark.parametrize("url", ["memory://", "file:{tmp}", "postgresql://u@127.0.0.1:9/jobs"])
+@pytest.mark.parametrize("topic", ["builtins:dict", "no_such_module:Recorder"])
+def test_a_recorder_topic_must_name_a_recorder_of_the_store(
+    url: str, topic: str, tmp_path: Path
+) -> None:
+    env = {**store_environment(url.format(tmp=tmp_path)), "TRACKING_RECORDER_TOPIC": topic}
+    factory = InfrastructureFactory.construct(Environment("Jobledger", env))
+    with pytest.raises(InfrastructureFactoryError, match="TRACKING_RECORDER_TOPIC") as raised:
+        factory.tracking_recorder()
+    assert ("dict" if topic.startswith("builtins") else "no_such_module") in str(raised.value)
