@@ -30,7 +30,7 @@ from ..application.ports import PrunableRecorder, StatusView
 from .file_prune import delete_streams, recover
 from .file_store import FileStore
 from .file_view import FileStatusView, view_path
-from .recorder_topics import recorder_class
+from .recorders import recorder_class
 from .subscription import LocalSubscription, Wakeups, first_position
 
 POLL_INTERVAL = 0.05

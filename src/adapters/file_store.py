@@ -34,6 +34,7 @@ from .file_io import (
     write_durable,
 )
 from .file_layout import open_layout
+from .recorders import check_tracking
 
 _READ_ATTEMPTS = 20
 _COMMIT_ATTEMPTS = 100
@@ -166,12 +167,7 @@ class FileStore:
                         )
                     os.unlink(marker.path)  # left by a writer killed before its commit point
         if tracking is not None:
-            current = self.max_tracking_id(tracking.application_name)
-            if current is not None and current >= tracking.notification_id:
-                raise IntegrityError(
-                    f"tracking id {tracking.notification_id} of {tracking.application_name!r} "
-                    f"is not above the recorded {current}"
-                )
+            check_tracking(tracking, self.max_tracking_id(tracking.application_name))
 
     def is_committed(self, marker: Marker, key: str) -> bool:
         """Whether the feed batch at the marker's position holds the marker's versions."""

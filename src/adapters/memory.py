@@ -27,7 +27,7 @@ from eventsourcing.persistence import (
 
 from ..application.local_view import LocalStatusView
 from ..application.ports import PrunableRecorder, StatusView
-from .recorder_topics import recorder_class
+from .recorders import check_tracking, recorder_class
 from .subscription import LocalSubscription, Wakeups, first_position
 
 
@@ -44,12 +44,7 @@ class MemoryTrackingRecorder(TrackingRecorder):
             self._max_tracking_ids[tracking.application_name] = tracking.notification_id
 
     def _check_tracking(self, tracking: Tracking) -> None:
-        current = self._max_tracking_ids.get(tracking.application_name)
-        if current is not None and current >= tracking.notification_id:
-            raise IntegrityError(
-                f"tracking id {tracking.notification_id} of {tracking.application_name!r} "
-                f"is not above the recorded {current}"
-            )
+        check_tracking(tracking, self._max_tracking_ids.get(tracking.application_name))
 
     def max_tracking_id(self, application_name: str) -> int | None:
         with self._lock:

@@ -27,7 +27,7 @@ from .postgres_recorders import (
 from .postgres_settings import PostgresConfigurationError, PostgresSettings
 from .postgres_tracking import PostgresProcessRecorder, PostgresTrackingRecorder
 from .postgres_view import PostgresStatusView
-from .recorder_topics import recorder_class
+from .recorders import recorder_class
 
 __all__ = [
     "PostgresAggregateRecorder",

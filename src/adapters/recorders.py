@@ -1,10 +1,11 @@
-"""Choosing a recorder class from the environment, as every store's factory does."""
+"""What the stores' factories and recorders share: choosing a recorder class from the
+environment, and the rule every tracking record follows."""
 
 from __future__ import annotations
 
 from typing import TypeVar
 
-from eventsourcing.persistence import InfrastructureFactoryError
+from eventsourcing.persistence import InfrastructureFactoryError, IntegrityError, Tracking
 from eventsourcing.utils import Environment, TopicError, resolve_topic
 
 _R = TypeVar("_R")
@@ -30,3 +31,13 @@ def recorder_class(
             f"{key} names {chosen!r}, which is not a {default.__qualname__}"
         )
     return chosen
+
+
+def check_tracking(tracking: Tracking, recorded: int | None) -> None:
+    """Raise `IntegrityError` unless `tracking` is above the position `recorded` for its
+    application (None: nothing recorded yet)."""
+    if recorded is not None and recorded >= tracking.notification_id:
+        raise IntegrityError(
+            f"tracking id {tracking.notification_id} of {tracking.application_name!r} "
+            f"is not above the recorded {recorded}"
+        )
