@@ -13,7 +13,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -51,6 +51,18 @@ def json_option(function: _F) -> _F:
     )
 
 
+def duration_option(name: str, **settings: Any) -> Callable[[_F], _F]:
+    """An option taking a duration (3d, 12h, 1d12h, ...), passed on as a timedelta."""
+    return click.option(name, callback=out.duration, metavar="DURATION", **settings)
+
+
+def file_option(function: _F) -> _F:
+    """Add `--file`: read component names from a file."""
+    return click.option(
+        "--file", "source", help="Read component names from this file (- for stdin)."
+    )(function)
+
+
 def _components(names: Sequence[str], source: str | None) -> list[str]:
     """Component names from arguments, else a file (`-` or nothing: stdin), one per line."""
     if names and source is None:
@@ -82,7 +94,7 @@ def cli(context: click.Context, store: str | None, debug: bool) -> None:
 
 @cli.command()
 @click.argument("components", nargs=-1)
-@click.option("--file", "source", help="Read component names from this file (- for stdin).")
+@file_option
 @click.option("--name", help="A name for the job.")
 @click.option("--allowed-failures", type=int, default=0, show_default=True)
 @click.option("--job-id", help="Use this id (creating again with it is safe).")
@@ -111,7 +123,7 @@ def create(
 @cli.command()
 @click.argument("job")
 @click.argument("components", nargs=-1)
-@click.option("--file", "source", help="Read component names from this file (- for stdin).")
+@file_option
 @click.pass_context
 def add(context: click.Context, job: str, components: tuple[str, ...], source: str | None) -> None:
     """Add components to an unfinished job."""
@@ -247,18 +259,22 @@ def cancel(context: click.Context, job: str, reason: str) -> None:
 
 
 @cli.command()
-@click.option("--older-than", required=True, help="Finished longer ago than this: 3d, 12h, ...")
-@click.option("--keep-failed-for", default="0s", help="Keep failed jobs this much longer.")
+@duration_option("--older-than", required=True, help="Finished longer ago than this: 3d, 12h")
+@duration_option("--keep-failed-for", default="0s", help="Keep failed jobs this much longer.")
 @click.option("--dry-run", is_flag=True, help="Only count.")
 @json_option
 @click.pass_context
 def prune(
-    context: click.Context, older_than: str, keep_failed_for: str, dry_run: bool, as_json: bool
+    context: click.Context,
+    older_than: timedelta,
+    keep_failed_for: timedelta,
+    dry_run: bool,
+    as_json: bool,
 ) -> None:
     """Delete whole finished jobs."""
     count = _open(context).prune(
-        finished_before=datetime.now(UTC) - out.parse_duration(older_than),
-        keep_failed_for=out.parse_duration(keep_failed_for),
+        finished_before=datetime.now(UTC) - older_than,
+        keep_failed_for=keep_failed_for,
         dry_run=dry_run,
     )
     if as_json:
@@ -268,13 +284,13 @@ def prune(
 
 
 @cli.command()
-@click.option("--older-than", default="10m", show_default=True, help="Quiet for this long.")
+@duration_option("--older-than", default="10m", show_default=True, help="Quiet for this long.")
 @click.option("--limit", default=100, show_default=True)
 @json_option
 @click.pass_context
-def stale(context: click.Context, older_than: str, limit: int, as_json: bool) -> None:
+def stale(context: click.Context, older_than: timedelta, limit: int, as_json: bool) -> None:
     """List in-progress components that stopped reporting."""
-    items = _open(context).stale(out.parse_duration(older_than), limit=limit)
+    items = _open(context).stale(older_than, limit=limit)
     out.emit_json(items) if as_json else out.console().print(out.stale_table(items))
 
 

@@ -31,11 +31,13 @@ _DURATION = re.compile(r"(\d+(?:\.\d+)?)([wdhms])")
 _UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
 
 
-def parse_duration(text: str) -> timedelta:
-    """`3d`, `12h`, `1d12h`, `90s`, `2w` as a timedelta; raises click.BadParameter."""
-    parts = _DURATION.findall(text)
-    if not parts or "".join(n + u for n, u in parts) != text.strip():
-        raise click.BadParameter(f"{text!r} is not a duration like 3d, 12h, 30m or 1d12h")
+def duration(context: click.Context, option: click.Parameter, value: str) -> timedelta:
+    """Option callback: `3d`, `12h`, `1d12h`, `90s` or `2w` as a timedelta, or BadParameter
+    naming the option."""
+    parts = _DURATION.findall(value)
+    if not parts or "".join(n + u for n, u in parts) != value.strip():
+        message = f"{value!r} is not a duration like 3d, 12h, 30m or 1d12h"
+        raise click.BadParameter(message, context, option)
     return sum((timedelta(**{_UNITS[u]: float(n)}) for n, u in parts), timedelta())
 
 

@@ -101,7 +101,8 @@ def test_cancel_prune_and_stale(store: str) -> None:
         (("status", "5a3c1f36-3d0c-4e58-9d6d-2a8b1f0c7e11"), "no job with id"),
         (("status", "not-a-uuid"), "malformed job id 'not-a-uuid'"),
         (("create", "--file", "/nonexistent/components.txt"), "cannot read components file"),
-        (("prune", "--older-than", "soon"), "'soon' is not a duration"),
+        (("prune", "--older-than", "soon"), "'--older-than': 'soon' is not a duration"),
+        (("stale", "--older-than", "1x"), "'--older-than': '1x' is not a duration"),
     ],
 )
 def test_bad_input_is_one_line_on_stderr(store: str, args: tuple[str, ...], needle: str) -> None:
