@@ -26,7 +26,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import Environment, EnvType
 
-from ..application.ports import PrunableRecorder, StatusView
+from ..application.ports import MultiStreamRecorder, PrunableRecorder, StatusView
 from .file_prune import delete_streams, recover
 from .file_store import FileStore
 from .file_view import FileStatusView, view_path
@@ -58,10 +58,12 @@ class FileAggregateRecorder(AggregateRecorder):
         desc: bool = False,
         limit: int | None = None,
     ) -> Sequence[StoredEvent]:
-        return self.store.events(originator_id, gt, lte, desc, limit)
+        return [event for _, event in self.store.events(originator_id, gt, lte, desc, limit)]
 
 
-class FileApplicationRecorder(FileAggregateRecorder, ApplicationRecorder, PrunableRecorder):
+class FileApplicationRecorder(
+    FileAggregateRecorder, ApplicationRecorder, PrunableRecorder, MultiStreamRecorder
+):
     """Adds the notification feed: one gap-free global order over every stream."""
 
     records_tracking = False
@@ -89,6 +91,10 @@ class FileApplicationRecorder(FileAggregateRecorder, ApplicationRecorder, Prunab
     ) -> Sequence[Notification]:
         first = first_position(start, inclusive_of_start)
         return self.store.feed.notifications(first, limit, stop, topics)
+
+    def select_streams(self, originator_ids: Sequence[UUID]) -> Sequence[Notification]:
+        found = [pair for i in originator_ids for pair in self.store.events(i)]
+        return [Notification(id=p, **vars(e)) for p, e in sorted(found, key=lambda f: f[0])]
 
     def max_notification_id(self) -> int | None:
         """The highest position assigned so far (it may belong to a deleted event)."""

@@ -32,17 +32,18 @@ class Marker:
         """The marker's own path."""
         return os.path.join(self.directory, f"{self.first}_{self.last}_{self.position}")
 
-    def events_in(self, batch: Batch | None, key: str) -> list[StoredEvent] | None:
-        """The marker's events in `batch`, in version order; None unless all are there."""
+    def events_in(self, batch: Batch | None, key: str) -> list[tuple[int, StoredEvent]] | None:
+        """The marker's events in `batch` with their feed positions, in version order; None
+        unless all are there."""
         found = [
-            event
-            for _, event in (batch.events if batch else ())
+            (self.position + offset, event)
+            for offset, event in (batch.events if batch else ())
             if self.first <= event.originator_version <= self.last
             and stream_key(event.originator_id) == key
         ]
         if len(found) != self.last - self.first + 1:
             return None
-        return sorted(found, key=lambda event: event.originator_version)
+        return sorted(found, key=lambda pair: pair[1].originator_version)
 
 
 def list_markers(directory: str, low: int | None = None, high: int | None = None) -> list[Marker]:

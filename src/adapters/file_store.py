@@ -234,8 +234,9 @@ class FileStore:
         lte: int | None = None,
         desc: bool = False,
         limit: int | None = None,
-    ) -> list[StoredEvent]:
-        """Committed events of a stream with versions in (`gt`, `lte`], lock-free.
+    ) -> list[tuple[int, StoredEvent]]:
+        """Committed events of a stream with versions in (`gt`, `lte`], lock-free, each with
+        its feed position.
 
         Reads only the batches it needs (newest first when `desc`), and sees a stream that is
         being deleted either whole or not at all.
@@ -252,13 +253,13 @@ class FileStore:
 
     def _try_events(
         self, key: str, low: int, high: int, desc: bool, limit: int | None
-    ) -> list[StoredEvent] | None:
+    ) -> list[tuple[int, StoredEvent]] | None:
         directory = self.stream_dir(key)
         if not os.path.isdir(directory):
             os.stat(self.streams)  # a missing store is an error, a missing stream is not
             return []
         markers = list_markers(directory, low, high)
-        results: list[StoredEvent] = []
+        results: list[tuple[int, StoredEvent]] = []
         for marker in reversed(markers) if desc else markers:
             batch = self.feed.read(marker.position)
             found = marker.events_in(batch, key)
@@ -267,7 +268,7 @@ class FileStore:
                     return None  # deleted concurrently: read again
                 self._check_dead_marker(marker, batch)
                 continue
-            found = [event for event in found if low <= event.originator_version <= high]
+            found = [pair for pair in found if low <= pair[1].originator_version <= high]
             results += reversed(found) if desc else found
             if limit is not None and len(results) >= limit:
                 break

@@ -26,7 +26,7 @@ from eventsourcing.persistence import (
 )
 
 from ..application.local_view import LocalStatusView
-from ..application.ports import PrunableRecorder, StatusView
+from ..application.ports import MultiStreamRecorder, PrunableRecorder, StatusView
 from .recorders import check_tracking, recorder_class
 from .subscription import LocalSubscription, Wakeups, first_position
 
@@ -108,7 +108,9 @@ class MemoryAggregateRecorder(AggregateRecorder):
             return [self._events[stream[v]] for v in versions[:limit]]
 
 
-class MemoryApplicationRecorder(MemoryAggregateRecorder, ApplicationRecorder, PrunableRecorder):
+class MemoryApplicationRecorder(
+    MemoryAggregateRecorder, ApplicationRecorder, PrunableRecorder, MultiStreamRecorder
+):
     """Streams and one feed in memory; feed positions are never reused after a deletion."""
 
     def __init__(self) -> None:
@@ -152,6 +154,12 @@ class MemoryApplicationRecorder(MemoryAggregateRecorder, ApplicationRecorder, Pr
         self, gt: int | None = None, topics: Sequence[str] = ()
     ) -> Subscription[ApplicationRecorder]:
         return LocalSubscription(self, self._wakeups, gt=gt, topics=topics, poll=None)
+
+    def select_streams(self, originator_ids: Sequence[UUID]) -> Sequence[Notification]:
+        with self._lock:
+            streams = [self._streams.get(str(i), {}) for i in originator_ids]
+            positions = sorted(p for stream in streams for p in stream.values())
+            return [Notification(id=p, **vars(self._events[p])) for p in positions]
 
     def delete_streams(self, originator_ids: Sequence[UUID]) -> None:
         with self._lock:

@@ -148,6 +148,12 @@ WHERE notification_id > %(after)s AND notification_id <= %(upto)s
     AND (%(topics)s::text[] IS NULL OR topic = ANY(%(topics)s::text[]))
 ORDER BY notification_id LIMIT %(limit)s;
 
+-- name: select_streams
+-- A job's history: its streams through the primary key, not the feed.
+SELECT notification_id, originator_id, originator_version, topic, state FROM {events}
+WHERE originator_id = ANY(%(ids)s::uuid[])
+ORDER BY notification_id;
+
 -- name: max_notification_id
 SELECT max(notification_id) FROM {events} WHERE notification_id <= %(upto)s;
 

@@ -21,7 +21,7 @@ from eventsourcing.persistence import (
 from psycopg import Connection, sql
 from psycopg.rows import TupleRow
 
-from ..application.ports import PrunableRecorder
+from ..application.ports import MultiStreamRecorder, PrunableRecorder
 from .postgres_datastore import PostgresDatastore, PreparedStatement
 from .postgres_feed import FeedHorizon
 from .subscription import LocalSubscription, Wakeups, first_position
@@ -107,7 +107,9 @@ class PostgresAggregateRecorder(PostgresRecorder, AggregateRecorder):
         return [StoredEvent(row[0], row[1], row[2], bytes(row[3])) for row in rows]
 
 
-class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder, PrunableRecorder):
+class PostgresApplicationRecorder(
+    PostgresAggregateRecorder, ApplicationRecorder, PrunableRecorder, MultiStreamRecorder
+):
     """Stores events with feed positions, serves the gap-safe feed, deletes whole streams."""
 
     _create_statement = "create_events_table"
@@ -124,6 +126,7 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
         self._sql_notifications = datastore.sql("select_notifications", events=events)
         self._sql_max = datastore.sql("max_notification_id", events=events)
         self._sql_delete = datastore.sql("delete_streams", events=events)
+        self._sql_streams = datastore.sql("select_streams", events=events)
         self._horizon = FeedHorizon()
         self._wakeups = Wakeups()
 
@@ -187,16 +190,7 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
             params = {"after": after, "upto": upto, "limit": limit, "topics": list(topics) or None}
             return conn.execute(self._sql_notifications, params).fetchall()
 
-        return [
-            Notification(
-                id=row[0],
-                originator_id=row[1],
-                originator_version=row[2],
-                topic=row[3],
-                state=bytes(row[4]),
-            )
-            for row in self.datastore.run(read)
-        ]
+        return [_notification(row) for row in self.datastore.run(read)]
 
     def max_notification_id(self) -> int | None:
         """Return the highest feed position known final that holds an event, or None."""
@@ -213,6 +207,16 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
     ) -> Subscription[ApplicationRecorder]:
         """Follow the feed after position `gt`, polling every `POLL_INTERVAL` seconds."""
         return LocalSubscription(self, self._wakeups, gt=gt, topics=topics, poll=POLL_INTERVAL)
+
+    def select_streams(self, originator_ids: Sequence[UUID]) -> Sequence[Notification]:
+        """Every event of these streams in feed order, read through the primary key.
+
+        Unlike the feed, this does not wait for positions still undecided: an event that
+        commits later with a lower position may be missing now and show up in its place later.
+        """
+        params = {"ids": list(originator_ids)}
+        rows = self.datastore.run(lambda conn: conn.execute(self._sql_streams, params).fetchall())
+        return [_notification(row) for row in rows]
 
     def delete_streams(self, originator_ids: Sequence[UUID]) -> None:
         """Delete every event of the given streams in one statement: all of them or none."""
@@ -264,3 +268,14 @@ def _columns(stored_events: Sequence[StoredEvent]) -> dict[str, list[Any]]:
         "topics": [event.topic for event in stored_events],
         "states": [event.state for event in stored_events],
     }
+
+
+def _notification(row: TupleRow) -> Notification:
+    position, stream, version, topic, state = row
+    return Notification(
+        id=position,
+        originator_id=stream,
+        originator_version=version,
+        topic=topic,
+        state=bytes(state),
+    )

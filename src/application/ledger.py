@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, cast
+from typing import cast
 from uuid import UUID
 
 from eventsourcing.application import Application
@@ -18,7 +18,7 @@ from ..domain.events import Event, JobEvent, StatusReported
 from ..domain.job import Job
 from .local_view import LocalStatusView
 from .mapper import PydanticMapper
-from .ports import ProvidesStatusView, PrunableRecorder, StatusView
+from .ports import MultiStreamRecorder, ProvidesStatusView, PrunableRecorder, StatusView
 
 
 class StreamConflict(StoreError):
@@ -97,9 +97,19 @@ class Ledger(Application[UUID]):
         with store_errors():
             return factory.status_view()
 
+    def streams(self, originator_ids: Sequence[UUID]) -> list[JobEvent]:
+        """Every event of these streams in recorded (feed) order, reading only them; raises
+        `ConfigurationError` if the store cannot."""
+        recorder: object = self.recorder
+        if not isinstance(recorder, MultiStreamRecorder):
+            raise ConfigurationError(f"the store {type(recorder).__name__} cannot read streams")
+        with store_errors():
+            found = recorder.select_streams(originator_ids)
+            return [cast(JobEvent, self.mapper.to_domain_event(n)) for n in found]
+
     def delete_streams(self, originator_ids: Sequence[UUID]) -> None:
         """Delete whole streams; raises `ConfigurationError` if the store cannot."""
-        recorder: Any = self.recorder
+        recorder: object = self.recorder
         if not isinstance(recorder, PrunableRecorder):
             raise ConfigurationError(f"the store {type(recorder).__name__} cannot delete events")
         with store_errors():

@@ -2,7 +2,8 @@
 
 Stores are eventsourcing persistence modules: their recorders implement eventsourcing's
 recorder ABCs (the event port, growing by capability), and the application recorder also
-implements `PrunableRecorder` so that finished jobs can be deleted.
+implements `PrunableRecorder` so that finished jobs can be deleted and `MultiStreamRecorder`
+so that a job's history is read without scanning the feed.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 from uuid import UUID
+
+from eventsourcing.persistence import Notification
 
 from ..domain.component import ComponentStatus
 from ..domain.projection import Tally
@@ -29,6 +32,15 @@ class PrunableRecorder(ABC):
         Ids with no events are ignored. The feed positions (notification ids) of the
         remaining events never change, and deleted positions are never reused.
         """
+
+
+class MultiStreamRecorder(ABC):
+    """Capability of an application recorder to read several whole streams in feed order."""
+
+    @abstractmethod
+    def select_streams(self, originator_ids: Sequence[UUID]) -> Sequence[Notification]:
+        """Every event of these streams, in feed order, with its position; ids with no events
+        are ignored. Reads only these streams, however large the feed."""
 
 
 @dataclass(frozen=True)

@@ -318,11 +318,11 @@ class Tracker:
         if component is not None:
             job.require(component)
             return [StatusEvent.of(e) for e in self._reports(job.id, component)]
-        streams = {job.id, *(component_stream_id(job.id, name) for name in job.components)}
+        streams = [job.id, *(component_stream_id(job.id, name) for name in job.components)]
         return [
             StatusEvent.of(event)
-            for event in self._scan(StatusReported, HookRan)
-            if isinstance(event, StatusReported | HookRan) and event.originator_id in streams
+            for event in self._ledger.streams(streams)
+            if isinstance(event, StatusReported | HookRan)
         ]
 
     def jobs(
@@ -480,12 +480,6 @@ class Tracker:
         for event in self._reports(job_id, component):
             current = current.evolve(event)
         return current
-
-    def _scan(self, *kinds: type[JobEvent]) -> Iterable[JobEvent]:
-        after = 0
-        while batch := self._ledger.feed(after=after, limit=1_000, types=kinds):
-            yield from (event for _, event in batch)
-            after = batch[-1][0]
 
     def _delete(self, job: Job) -> None:
         streams = [job.id, *(component_stream_id(job.id, name) for name in job.components)]

@@ -265,17 +265,22 @@ class TrackerContract(LifecycleContract):
     # Reading back
 
     def test_history_is_in_recorded_order(self, tracker: Tracker) -> None:
-        job = tracker.create_job(["a", "b"])
+        job, other = tracker.create_job(["a", "b"]), tracker.create_job(["a", "b"])
         tracker.start(job, "b")
+        tracker.start(other, "a")
         tracker.start(job, "a")
+        tracker.complete(other, "a")
         tracker.complete(job, "b")
         assert [(e.component, e.version) for e in tracker.history(job)] == [
             ("b", 1),
             ("a", 1),
             ("b", 2),
         ]
-        receipts = [tracker.complete(job, "a")]
-        assert receipts[0].position is not None
+        assert [(e.job_id, e.component) for e in tracker.history(other)] == [(other, "a")] * 2
+        assert [e.status for e in tracker.history(job, "b")] == [
+            Status.IN_PROGRESS,
+            Status.COMPLETED,
+        ]
 
     def test_jobs_are_listed_newest_first_page_by_page(self, tracker: Tracker) -> None:
         jobs = [tracker.create_job(["a"], name=str(n)) for n in range(5)]
