@@ -93,8 +93,11 @@ class FileApplicationRecorder(
         return self.store.feed.notifications(first, limit, stop, topics)
 
     def select_streams(self, originator_ids: Sequence[UUID]) -> Sequence[Notification]:
-        found = [pair for i in originator_ids for pair in self.store.events(i)]
-        return [Notification(id=p, **vars(e)) for p, e in sorted(found, key=lambda f: f[0])]
+        # Streams are read one after another, lock-free: keep only what had committed when
+        # the read began, so that the result is the same as reading the feed up to there.
+        end = self.store.feed.next_position()
+        found = {p: e for i in originator_ids for p, e in self.store.events(i) if p < end}
+        return [Notification(id=p, **vars(found[p])) for p in sorted(found)]
 
     def max_notification_id(self) -> int | None:
         """The highest position assigned so far (it may belong to a deleted event)."""

@@ -39,8 +39,8 @@ class MultiStreamRecorder(ABC):
 
     @abstractmethod
     def select_streams(self, originator_ids: Sequence[UUID]) -> Sequence[Notification]:
-        """Every event of these streams, in feed order, with its position; ids with no events
-        are ignored. Reads only these streams, however large the feed."""
+        """Every event of these streams, in feed order, with its position, once each; ids
+        with no events are ignored. Reads only these streams, however large the feed."""
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from pathlib import Path
+from uuid import UUID, uuid4
 
+import pytest
 from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
     ProcessRecorder,
+    StoredEvent,
     TrackingRecorder,
 )
 from eventsourcing.tests.persistence import (
@@ -112,3 +116,37 @@ del TrackingRecorderTestCase
 del ProcessRecorderTestCase
 del NonInterleavingNotificationIDsBaseCase
 del InfrastructureFactoryTestCase
+
+
+def test_select_streams_is_a_prefix_of_the_feed_while_others_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder = FileApplicationRecorder(FileStore(str(tmp_path)))
+    a, b = uuid4(), uuid4()
+
+    def insert(stream: UUID, version: int) -> None:
+        recorder.insert_events([StoredEvent(stream, version, "t", b"{}")])
+
+    insert(a, 1)
+    insert(b, 1)
+    read = recorder.store.events
+
+    def read_then_others_commit(stream: UUID, *args: object) -> list[tuple[int, StoredEvent]]:
+        found = read(stream, *args)  # type: ignore[arg-type]
+        if stream == a:  # Between reading a and reading b: a2, then b2.
+            insert(a, 2)
+            insert(b, 2)
+        return found
+
+    monkeypatch.setattr(recorder.store, "events", read_then_others_commit)
+    during = recorder.select_streams([a, b])
+    monkeypatch.undo()
+    after = recorder.select_streams([a, b, a])
+    assert [(n.originator_id, n.originator_version) for n in during] == [(a, 1), (b, 1)]
+    assert [(n.originator_id, n.originator_version) for n in after] == [
+        (a, 1),
+        (b, 1),
+        (a, 2),
+        (b, 2),
+    ]
+    assert [n.id for n in after] == [n.id for n in recorder.select_notifications(1, 10)]
