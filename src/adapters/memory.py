@@ -158,7 +158,7 @@ class MemoryApplicationRecorder(
     def select_streams(self, originator_ids: Sequence[UUID]) -> Sequence[Notification]:
         with self._lock:
             streams = [self._streams.get(str(i), {}) for i in originator_ids]
-            positions = sorted(p for stream in streams for p in stream.values())
+            positions = sorted({p for stream in streams for p in stream.values()})
             return [Notification(id=p, **vars(self._events[p])) for p in positions]
 
     def delete_streams(self, originator_ids: Sequence[UUID]) -> None:
@@ -191,7 +191,7 @@ class MemoryProcessRecorder(MemoryApplicationRecorder, MemoryTrackingRecorder, P
         return positions
 
 
-class MemoryFactory(InfrastructureFactory[TrackingRecorder]):
+class MemoryFactory(InfrastructureFactory[MemoryTrackingRecorder]):
     """Builds the in-memory recorders; each call gives a new, empty database."""
 
     def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
@@ -201,8 +201,8 @@ class MemoryFactory(InfrastructureFactory[TrackingRecorder]):
         return MemoryApplicationRecorder()
 
     def tracking_recorder(
-        self, tracking_recorder_class: type[TrackingRecorder] | None = None
-    ) -> TrackingRecorder:
+        self, tracking_recorder_class: type[MemoryTrackingRecorder] | None = None
+    ) -> MemoryTrackingRecorder:
         key = self.TRACKING_RECORDER_TOPIC
         return recorder_class(self.env, key, MemoryTrackingRecorder, tracking_recorder_class)()
 

@@ -20,16 +20,16 @@ def recorder_class(
     or a subclass of it.
     """
     chosen: object = given
+    source = "the class given"
     if chosen is None:
         topic = env.get(key)
+        source = f"{key}={topic!r}"
         try:
             chosen = resolve_topic(topic) if topic else default
-        except TopicError as error:
-            raise InfrastructureFactoryError(f"{key}: {error}") from None
+        except (TopicError, ImportError, ValueError) as error:
+            raise InfrastructureFactoryError(f"{source}: {error}") from None
     if not (isinstance(chosen, type) and issubclass(chosen, default)):
-        raise InfrastructureFactoryError(
-            f"{key} names {chosen!r}, which is not a {default.__qualname__}"
-        )
+        raise InfrastructureFactoryError(f"{source} is {chosen!r}, not a {default.__qualname__}")
     return chosen
 
 
