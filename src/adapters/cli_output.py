@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import click
 from pydantic import BaseModel
@@ -38,7 +38,13 @@ def duration(context: click.Context, option: click.Parameter, value: str) -> tim
     if not parts or "".join(n + u for n, u in parts) != value.strip():
         message = f"{value!r} is not a duration like 3d, 12h, 30m or 1d12h"
         raise click.BadParameter(message, context, option)
-    return sum((timedelta(**{_UNITS[u]: float(n)}) for n, u in parts), timedelta())
+    try:
+        span = sum((timedelta(**{_UNITS[u]: float(n)}) for n, u in parts), timedelta())
+        datetime.now(UTC) - span  # Every command counts back from now.
+    except OverflowError:
+        message = f"{value!r} reaches back before the year 1"
+        raise click.BadParameter(message, context, option) from None
+    return span
 
 
 def emit_json(value: BaseModel | Sequence[BaseModel] | dict[str, object]) -> None:

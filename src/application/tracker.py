@@ -283,7 +283,7 @@ class Tracker:
         """Where the job stands now, with every component in declared order."""
         job_id = parse_job_id(job_id, JobNotFound)
         self._catch_up()
-        return self._status(job_id)
+        return self._snapshot(job_id)
 
     def summary(self, job_id: UUID | str) -> JobSummary:
         """Where the job stands now, without the components: one row of the status view."""
@@ -318,10 +318,9 @@ class Tracker:
         if component is not None:
             job.require(component)
             return [StatusEvent.of(e) for e in self._reports(job.id, component)]
-        streams = [job.id, *(component_stream_id(job.id, name) for name in job.components)]
         return [
             StatusEvent.of(event)
-            for event in self._ledger.streams(streams)
+            for event in self._ledger.streams(_streams(job))
             if isinstance(event, StatusReported | HookRan)
         ]
 
@@ -344,11 +343,10 @@ class Tracker:
     def stale(self, older_than: timedelta, *, limit: int = 100) -> list[StaleComponent]:
         """In-progress or retrying components with no report for `older_than`, oldest first:
         an `in_progress` report doubles as a heartbeat."""
-        if not isinstance(older_than, timedelta) or older_than < timedelta(0):
-            raise InvalidInput(f"older_than must be a non-negative timedelta, not {older_than!r}")
+        before = _earlier(self._clock(), older_than, "older_than")
         self._catch_up()
         with store_errors():
-            rows = self._view.stale(before=self._clock() - older_than, limit=_limit(limit))
+            rows = self._view.stale(before=before, limit=_limit(limit))
         return [StaleComponent(job_id=r.job_id, component=r.status) for r in rows]
 
     def wait(self, job_id: UUID | str, *, timeout: float | None = None) -> JobStatus:
@@ -365,7 +363,7 @@ class Tracker:
             generation = self._generation
             current = self.summary(job_id)
             if current.is_finished:
-                return self._status(job_id)
+                return self._snapshot(job_id)
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 raise TimeoutError(
@@ -390,12 +388,11 @@ class Tracker:
             raise InvalidInput(
                 f"finished_before must be a timezone-aware datetime, not {finished_before!r}"
             )
+        failed_before = _earlier(finished_before, keep_failed_for, "keep_failed_for")
         doomed: list[UUID] = []
         self._catch_up()
         for outcome in (Status.COMPLETED, Status.FAILED, Status.CANCELLED):
-            cutoff = finished_before - (
-                keep_failed_for if outcome is Status.FAILED else timedelta(0)
-            )
+            cutoff = failed_before if outcome is Status.FAILED else finished_before
             with store_errors():
                 for row in job_rows(self._view, before=_ALL, status=outcome):
                     finished_at = row.tally.outcome()[1]
@@ -453,7 +450,7 @@ class Tracker:
                 logger.debug("stream conflict, attempt %d; deciding again", number)
         raise StoreError(f"gave up after {_MAX_ATTEMPTS} conflicting attempts")
 
-    def _status(self, job_id: UUID) -> JobStatus:
+    def _snapshot(self, job_id: UUID) -> JobStatus:
         """The job's status with every component, from one snapshot of the view as it stands
         (a summary and components read apart could disagree, when another process commits
         to the view in between)."""
@@ -482,8 +479,7 @@ class Tracker:
         return current
 
     def _delete(self, job: Job) -> None:
-        streams = [job.id, *(component_stream_id(job.id, name) for name in job.components)]
-        self._ledger.delete_streams(streams)
+        self._ledger.delete_streams(_streams(job))
         with store_errors():
             self._view.delete([job.id])
             applied = self._view.position()
@@ -499,6 +495,21 @@ def _status(value: Status | str) -> Status:
         return Status(value)
     except ValueError:
         raise InvalidInput(f"unknown status {value!r}") from None
+
+
+def _streams(job: Job) -> list[UUID]:
+    """The ids of the job's stream and of its components' streams."""
+    return [job.id, *(component_stream_id(job.id, name) for name in job.components)]
+
+
+def _earlier(moment: datetime, span: object, name: str) -> datetime:
+    """`moment - span` for a non-negative timedelta `span`; else `InvalidInput` naming it."""
+    if not isinstance(span, timedelta) or span < timedelta(0):
+        raise InvalidInput(f"{name} must be a non-negative timedelta, not {span!r}")
+    try:
+        return moment - span
+    except OverflowError:
+        raise InvalidInput(f"{name} {span!r} reaches back before the year 1") from None
 
 
 def _limit(limit: int) -> int:

@@ -330,6 +330,10 @@ class TrackerContract(LifecycleContract):
         tracker.complete(running, "a")
         with pytest.raises(InvalidInput):
             tracker.prune(finished_before=cutoff.replace(tzinfo=None))
+        for keep in (timedelta(days=-1), 3, timedelta.max):
+            with pytest.raises(InvalidInput, match="keep_failed_for"):
+                tracker.prune(finished_before=cutoff, keep_failed_for=keep)  # type: ignore[arg-type]
+        assert [j.job_id for j in tracker.jobs().items] == [running]
 
     # Concurrency
 

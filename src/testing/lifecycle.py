@@ -245,6 +245,8 @@ class LifecycleContract(StoreUnderTest):
         assert [s.component.name for s in tracker.stale(timedelta(seconds=60))] == ["retrying"]
         with pytest.raises(InvalidInput):
             tracker.stale(timedelta(seconds=-1))
+        with pytest.raises(InvalidInput, match="before the year 1"):
+            tracker.stale(timedelta.max)
 
     def test_rebuild_view_reports_and_repairs_drift(self, tracker: Tracker) -> None:
         job = tracker.create_job(["a", "b"])

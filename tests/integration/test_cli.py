@@ -103,6 +103,8 @@ def test_cancel_prune_and_stale(store: str) -> None:
         (("create", "--file", "/nonexistent/components.txt"), "cannot read components file"),
         (("prune", "--older-than", "soon"), "'--older-than': 'soon' is not a duration"),
         (("stale", "--older-than", "1x"), "'--older-than': '1x' is not a duration"),
+        (("stale", "--older-than", "9999999999w"), "'9999999999w' reaches back before the year 1"),
+        (("prune", "--older-than", "3000000d"), "'3000000d' reaches back before the year 1"),
     ],
 )
 def test_bad_input_is_one_line_on_stderr(store: str, args: tuple[str, ...], needle: str) -> None:
