@@ -23,7 +23,7 @@ from ..domain.events import HookRan, JobEvent, StatusReported, component_stream_
 from ..domain.job import Job, define_job
 from ..domain.projection import JobStatus, JobSummary
 from ..domain.status import Status
-from ..domain.validation import parse_job_id
+from ..domain.validation import check_limit, earlier, parse_cursor, parse_job_id, parse_status
 from .cache import BoundedCache
 from .hooks import Hook, HookRunner
 from .ledger import Ledger, StreamConflict, store_errors
@@ -300,10 +300,10 @@ class Tracker:
     ) -> ComponentPage:
         """One page of a job's components in declared order, for jobs too large to load."""
         job_id = parse_job_id(job_id, JobNotFound)
-        after = _cursor(cursor, default=-1)
+        after = parse_cursor(cursor, default=-1)
         self.summary(job_id)
         with store_errors():
-            rows = self._view.components(job_id, after=after, limit=_limit(limit) + 1)
+            rows = self._view.components(job_id, after=after, limit=check_limit(limit) + 1)
         more = len(rows) > limit
         rows = rows[:limit]
         return ComponentPage(
@@ -328,11 +328,11 @@ class Tracker:
         self, *, status: Status | str | None = None, limit: int = 50, cursor: str | None = None
     ) -> Page:
         """Jobs newest first, optionally only those whose overall status is `status`."""
-        wanted = None if status is None else _status(status)
-        before = _cursor(cursor, default=_ALL)
+        wanted = None if status is None else parse_status(status)
+        before = parse_cursor(cursor, default=_ALL)
         self._catch_up()
         with store_errors():
-            rows = self._view.jobs(status=wanted, before=before, limit=_limit(limit) + 1)
+            rows = self._view.jobs(status=wanted, before=before, limit=check_limit(limit) + 1)
         more = len(rows) > limit
         rows = rows[:limit]
         return Page(
@@ -343,10 +343,10 @@ class Tracker:
     def stale(self, older_than: timedelta, *, limit: int = 100) -> list[StaleComponent]:
         """In-progress or retrying components with no report for `older_than`, oldest first:
         an `in_progress` report doubles as a heartbeat."""
-        before = _earlier(self._clock(), older_than, "older_than")
+        before = earlier(self._clock(), older_than, "older_than")
         self._catch_up()
         with store_errors():
-            rows = self._view.stale(before=before, limit=_limit(limit))
+            rows = self._view.stale(before=before, limit=check_limit(limit))
         return [StaleComponent(job_id=r.job_id, component=r.status) for r in rows]
 
     def wait(self, job_id: UUID | str, *, timeout: float | None = None) -> JobStatus:
@@ -388,7 +388,7 @@ class Tracker:
             raise InvalidInput(
                 f"finished_before must be a timezone-aware datetime, not {finished_before!r}"
             )
-        failed_before = _earlier(finished_before, keep_failed_for, "keep_failed_for")
+        failed_before = earlier(finished_before, keep_failed_for, "keep_failed_for")
         doomed: list[UUID] = []
         self._catch_up()
         for outcome in (Status.COMPLETED, Status.FAILED, Status.CANCELLED):
@@ -490,37 +490,6 @@ class Tracker:
             self._known.discard((job.id, name))
 
 
-def _status(value: Status | str) -> Status:
-    try:
-        return Status(value)
-    except ValueError:
-        raise InvalidInput(f"unknown status {value!r}") from None
-
-
 def _streams(job: Job) -> list[UUID]:
     """The ids of the job's stream and of its components' streams."""
     return [job.id, *(component_stream_id(job.id, name) for name in job.components)]
-
-
-def _earlier(moment: datetime, span: object, name: str) -> datetime:
-    """`moment - span` for a non-negative timedelta `span`; else `InvalidInput` naming it."""
-    if not isinstance(span, timedelta) or span < timedelta(0):
-        raise InvalidInput(f"{name} must be a non-negative timedelta, not {span!r}")
-    try:
-        return moment - span
-    except OverflowError:
-        raise InvalidInput(f"{name} {span!r} reaches back before the year 1") from None
-
-
-def _limit(limit: int) -> int:
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise InvalidInput(f"limit must be a positive int, not {limit!r}")
-    return limit
-
-
-def _cursor(cursor: str | None, *, default: int) -> int:
-    if cursor is None:
-        return default
-    if isinstance(cursor, str) and cursor.isdigit():
-        return int(cursor)
-    raise InvalidInput(f"malformed cursor {cursor!r}: pass back a next_cursor you were given")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
 from typing import TypeVar
 from uuid import UUID
 
 from pydantic import JsonValue, TypeAdapter, ValidationError
 
-from .errors import InvalidJobDefinition, InvalidReport, JobledgerError
+from .errors import InvalidInput, InvalidJobDefinition, InvalidReport, JobledgerError
+from .status import Status
 
 MAX_NAME_LENGTH = 512
 """Longest component or job name, in characters."""
@@ -120,3 +122,37 @@ def parse_job_id(value: object, error: type[_E]) -> UUID:
         except ValueError:
             pass
     raise error(f"malformed job id {value!r}: expected a UUID")
+
+
+def parse_status(value: Status | str) -> Status:
+    """Return the `Status` that `value` names, or raise `InvalidInput` naming it."""
+    try:
+        return Status(value)
+    except ValueError:
+        raise InvalidInput(f"unknown status {value!r}") from None
+
+
+def check_limit(limit: object) -> int:
+    """Return `limit` if it is a positive int, else raise `InvalidInput` naming it."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise InvalidInput(f"limit must be a positive int, not {limit!r}")
+    return limit
+
+
+def parse_cursor(cursor: object, *, default: int) -> int:
+    """Return the position a page cursor holds (`default` for None), else `InvalidInput`."""
+    if cursor is None:
+        return default
+    if isinstance(cursor, str) and cursor.isdigit():
+        return int(cursor)
+    raise InvalidInput(f"malformed cursor {cursor!r}: pass back a next_cursor you were given")
+
+
+def earlier(moment: datetime, span: object, name: str) -> datetime:
+    """`moment - span` for a non-negative timedelta `span`; else `InvalidInput` naming it."""
+    if not isinstance(span, timedelta) or span < timedelta(0):
+        raise InvalidInput(f"{name} must be a non-negative timedelta, not {span!r}")
+    try:
+        return moment - span
+    except OverflowError:
+        raise InvalidInput(f"{name} {span!r} reaches back before the year 1") from None
