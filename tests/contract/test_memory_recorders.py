@@ -22,6 +22,7 @@ from jobledger.adapters.memory import (
     MemoryProcessRecorder,
     MemoryTrackingRecorder,
 )
+from jobledger.testing.multistream import MultiStreamRecorderCase
 
 
 class TestMemoryAggregateRecorder(AggregateRecorderTestCase):
@@ -29,7 +30,9 @@ class TestMemoryAggregateRecorder(AggregateRecorderTestCase):
         return MemoryAggregateRecorder()
 
 
-class TestMemoryApplicationRecorder(ApplicationRecorderTestCase[MemoryApplicationRecorder]):
+class TestMemoryApplicationRecorder(
+    MultiStreamRecorderCase, ApplicationRecorderTestCase[MemoryApplicationRecorder]
+):
     def create_recorder(self) -> MemoryApplicationRecorder:
         return MemoryApplicationRecorder()
 

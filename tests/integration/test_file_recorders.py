@@ -33,6 +33,7 @@ from jobledger.adapters.file import (
     FileTrackingRecorder,
 )
 from jobledger.adapters.file_store import FileStore
+from jobledger.testing.multistream import MultiStreamRecorderCase
 
 
 class FreshStore:
@@ -55,7 +56,9 @@ class TestFileAggregateRecorder(FreshStore, AggregateRecorderTestCase):
         return FileAggregateRecorder(self.store())
 
 
-class TestFileApplicationRecorder(FreshStore, ApplicationRecorderTestCase[FileApplicationRecorder]):
+class TestFileApplicationRecorder(
+    FreshStore, MultiStreamRecorderCase, ApplicationRecorderTestCase[FileApplicationRecorder]
+):
     def create_recorder(self) -> FileApplicationRecorder:
         return FileApplicationRecorder(self.store())
 

@@ -26,6 +26,7 @@ from jobledger.adapters.postgres import (
     PostgresProcessRecorder,
     PostgresTrackingRecorder,
 )
+from jobledger.testing.multistream import MultiStreamRecorderCase
 
 
 class FreshDatabase:
@@ -55,7 +56,7 @@ class TestPostgresAggregateRecorder(FreshDatabase, AggregateRecorderTestCase):
 
 
 class TestPostgresApplicationRecorder(
-    FreshDatabase, ApplicationRecorderTestCase[ApplicationRecorder]
+    FreshDatabase, MultiStreamRecorderCase, ApplicationRecorderTestCase[ApplicationRecorder]
 ):
     def create_recorder(self) -> ApplicationRecorder:
         return self.factory().application_recorder()
