@@ -22,9 +22,10 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 
 from ..application.stores import STORE_VARIABLE, redact, resolve_store_url
 from ..application.tracker import Tracker
-from ..domain.errors import JobledgerError
+from ..domain.errors import InvalidInput, JobledgerError
 from ..domain.projection import JobSummary
 from ..domain.status import Status
+from ..domain.validation import earlier
 from . import cli_output as out
 from .demo import run_demo
 
@@ -272,8 +273,14 @@ def prune(
     as_json: bool,
 ) -> None:
     """Delete whole finished jobs."""
+    finished_before = datetime.now(UTC) - older_than
+    try:
+        earlier(finished_before, keep_failed_for, "keep_failed_for")
+    except InvalidInput:
+        message = "reaches back before the year 1 with --older-than"
+        raise click.BadParameter(message, param_hint="'--keep-failed-for'") from None
     count = _open(context).prune(
-        finished_before=datetime.now(UTC) - older_than,
+        finished_before=finished_before,
         keep_failed_for=keep_failed_for,
         dry_run=dry_run,
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TypeVar
 
 from eventsourcing.persistence import InfrastructureFactoryError, IntegrityError, Tracking
-from eventsourcing.utils import Environment, TopicError, resolve_topic
+from eventsourcing.utils import Environment, resolve_topic
 
 _R = TypeVar("_R")
 
@@ -26,8 +26,8 @@ def recorder_class(
         source = f"{key}={topic!r}"
         try:
             chosen = resolve_topic(topic) if topic else default
-        except (TopicError, ImportError, ValueError) as error:
-            raise InfrastructureFactoryError(f"{source}: {error}") from None
+        except Exception as error:  # Importing the named module may raise anything.
+            raise InfrastructureFactoryError(f"{source}: {type(error).__name__}: {error}") from None
     if not (isinstance(chosen, type) and issubclass(chosen, default)):
         raise InfrastructureFactoryError(f"{source} is {chosen!r}, not a {default.__qualname__}")
     return chosen

@@ -155,4 +155,6 @@ def earlier(moment: datetime, span: object, name: str) -> datetime:
     try:
         return moment - span
     except OverflowError:
-        raise InvalidInput(f"{name} {span!r} reaches back before the year 1") from None
+        raise InvalidInput(
+            f"{name} {span!r} reaches back before the year 1 from {moment.isoformat()}"
+        ) from None

@@ -330,10 +330,11 @@ class TrackerContract(LifecycleContract):
         tracker.complete(running, "a")
         with pytest.raises(InvalidInput):
             tracker.prune(finished_before=cutoff.replace(tzinfo=None))
+        later = cutoff + timedelta(seconds=1)  # `running` completed before it: prunable.
         for keep in (timedelta(days=-1), 3, timedelta.max):
             with pytest.raises(InvalidInput, match="keep_failed_for"):
-                tracker.prune(finished_before=cutoff, keep_failed_for=keep)  # type: ignore[arg-type]
-        assert [j.job_id for j in tracker.jobs().items] == [running]
+                tracker.prune(finished_before=later, keep_failed_for=keep)  # type: ignore[arg-type]
+        assert [j.job_id for j in tracker.jobs().items] == [running]  # Checked before deleting.
 
     # Concurrency
 

@@ -105,6 +105,10 @@ def test_cancel_prune_and_stale(store: str) -> None:
         (("stale", "--older-than", "1x"), "'--older-than': '1x' is not a duration"),
         (("stale", "--older-than", "9999999999w"), "'9999999999w' reaches back before the year 1"),
         (("prune", "--older-than", "3000000d"), "'3000000d' reaches back before the year 1"),
+        (
+            ("prune", "--older-than", "400000d", "--keep-failed-for", "400000d"),
+            "'--keep-failed-for': reaches back before the year 1 with --older-than",
+        ),
     ],
 )
 def test_bad_input_is_one_line_on_stderr(store: str, args: tuple[str, ...], needle: str) -> None:
