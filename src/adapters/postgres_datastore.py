@@ -171,6 +171,10 @@ class PostgresDatastore:
                 if lent is None or not lent.closed or attempt == 3:
                     raise
 
+    def fetch(self, query: bytes, params: Mapping[str, object]) -> list[TupleRow]:
+        """The rows of one idempotent read statement, retried as `run` retries."""
+        return self.run(lambda conn: conn.execute(query, params).fetchall())
+
     def translate(self, error: psycopg.Error) -> PersistenceError:
         """Map a psycopg error to the eventsourcing error of the same meaning."""
         message = self.settings.redact(str(error))

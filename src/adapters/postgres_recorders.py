@@ -103,7 +103,7 @@ class PostgresAggregateRecorder(PostgresRecorder, AggregateRecorder):
             query += b" DESC"
         if limit is not None:
             query += b" LIMIT %(limit)s"
-        rows = self.datastore.run(lambda conn: conn.execute(query, params).fetchall())
+        rows = self.datastore.fetch(query, params)
         return [StoredEvent(row[0], row[1], row[2], bytes(row[3])) for row in rows]
 
 
@@ -215,7 +215,7 @@ class PostgresApplicationRecorder(
         commits later with a lower position may be missing now and show up in its place later.
         """
         params = {"ids": list(originator_ids)}
-        rows = self.datastore.run(lambda conn: conn.execute(self._sql_streams, params).fetchall())
+        rows = self.datastore.fetch(self._sql_streams, params)
         return [_notification(row) for row in rows]
 
     def delete_streams(self, originator_ids: Sequence[UUID]) -> None:

@@ -102,9 +102,7 @@ class PostgresStatusView(PostgresRecorder, StatusView):
         """The job's row (None if unknown) and all its component rows in declared order,
         read in one statement (so from one snapshot)."""
         params = {"job_id": job_id}
-        found = self.datastore.run(
-            lambda conn: conn.execute(self._sql["select_view_snapshot"], params).fetchall()
-        )
+        found = self.datastore.fetch(self._sql["select_view_snapshot"], params)
         if not found or found[0][0] is not None:
             return None, []
         (_, position, tally), *components = found
@@ -134,9 +132,7 @@ class PostgresStatusView(PostgresRecorder, StatusView):
     def components(self, job_id: UUID, *, after: int, limit: int) -> list[ComponentRow]:
         """Up to `limit` component rows of a job with ordinal above `after`, in order."""
         params = {"job_id": job_id, "after": after, "limit": limit}
-        found = self.datastore.run(
-            lambda conn: conn.execute(self._sql["select_view_components"], params).fetchall()
-        )
+        found = self.datastore.fetch(self._sql["select_view_components"], params)
         return [_component(job_id, ordinal, state) for ordinal, state in found]
 
     def jobs(self, *, status: Status | None, before: int, limit: int) -> list[JobRow]:
@@ -148,16 +144,14 @@ class PostgresStatusView(PostgresRecorder, StatusView):
             "limit": limit,
             "status": None if status is None else status.value,
         }
-        found = self.datastore.run(lambda conn: conn.execute(query, params).fetchall())
+        found = self.datastore.fetch(query, params)
         return [_job(row) for row in found]
 
     def stale(self, *, before: datetime, limit: int) -> list[ComponentRow]:
         """Up to `limit` in-progress or retrying components last updated before `before`,
         oldest first, ties in order of job id (as text) and declared order."""
         params = {"before": before, "limit": limit}
-        found = self.datastore.run(
-            lambda conn: conn.execute(self._sql["select_view_stale"], params).fetchall()
-        )
+        found = self.datastore.fetch(self._sql["select_view_stale"], params)
         return [_component(job_id, ordinal, state) for job_id, ordinal, state in found]
 
     def delete(self, job_ids: Sequence[UUID]) -> None:
