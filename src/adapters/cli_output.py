@@ -15,8 +15,10 @@ from rich.table import Table
 
 from ..application.results import StaleComponent, StatusEvent
 from ..domain.component import ComponentStatus
+from ..domain.errors import InvalidInput
 from ..domain.projection import JobSummary
 from ..domain.status import Status
+from ..domain.validation import earlier
 
 STYLES = {
     Status.PENDING: "dim",
@@ -40,8 +42,8 @@ def duration(context: click.Context, option: click.Parameter, value: str) -> tim
         raise click.BadParameter(message, context, option)
     try:
         span = sum((timedelta(**{_UNITS[u]: float(n)}) for n, u in parts), timedelta())
-        datetime.now(UTC) - span  # Every command counts back from now.
-    except OverflowError:
+        earlier(datetime.now(UTC), span, "duration")  # Every command counts back from now.
+    except (OverflowError, InvalidInput):
         message = f"{value!r} reaches back before the year 1"
         raise click.BadParameter(message, context, option) from None
     return span

@@ -87,8 +87,7 @@ def _password_in(url: str) -> str:
 
 def _redacted(text: str, password: str) -> str:
     """`text` with `password`, plain or percent-encoded, replaced by `***`."""
-    for secret in sorted({password, quote(password, safe=""), unquote(password)} - {""}, key=len)[
-        ::-1
-    ]:
+    secrets = {password, quote(password, safe=""), unquote(password)} - {""}
+    for secret in sorted(secrets, key=len, reverse=True):  # A longer form may hold a shorter.
         text = text.replace(secret, "***")
     return text
