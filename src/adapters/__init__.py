@@ -1,1 +1,2 @@
-"""Stores and entry points: memory, file and PostgreSQL stores, the command line."""
+"""Driven adapters: the stores. `memory` (one module), `file` and `postgres` (one package each,
+usable as eventsourcing persistence modules), and `shared`, what the three have in common."""

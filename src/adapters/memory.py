@@ -27,8 +27,7 @@ from eventsourcing.persistence import (
 
 from ..application.local_view import LocalStatusView
 from ..application.ports import MultiStreamRecorder, PrunableRecorder, StatusView
-from .recorders import check_tracking, recorder_class
-from .subscription import LocalSubscription, Wakeups, first_position
+from .shared import LocalSubscription, Wakeups, check_tracking, first_position, recorder_class
 
 
 class MemoryTrackingRecorder(TrackingRecorder):

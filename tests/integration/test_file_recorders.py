@@ -32,7 +32,7 @@ from jobledger.adapters.file import (
     FileProcessRecorder,
     FileTrackingRecorder,
 )
-from jobledger.adapters.file_store import FileStore
+from jobledger.adapters.file.store import FileStore
 from jobledger.testing.multistream import MultiStreamRecorderCase
 
 

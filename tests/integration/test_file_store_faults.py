@@ -20,10 +20,11 @@ from eventsourcing.persistence import (
     Tracking,
 )
 
-from jobledger.adapters import file_io, file_prune
 from jobledger.adapters.file import FileFactory, FileProcessRecorder
-from jobledger.adapters.file_format import Batch, encode_batch
-from jobledger.adapters.file_io import HOST
+from jobledger.adapters.file import io as file_io
+from jobledger.adapters.file import prune as file_prune
+from jobledger.adapters.file.format import Batch, encode_batch
+from jobledger.adapters.file.io import HOST
 
 
 def open_recorder(directory: Path) -> FileProcessRecorder:

@@ -15,7 +15,7 @@ import pytest
 from eventsourcing.persistence import DataError, IntegrityError, NotSupportedError
 
 from jobledger import Tracker
-from jobledger.adapters.file_view import FileStatusView, view_path
+from jobledger.adapters.file.view import FileStatusView, view_path
 from jobledger.application.local_view import LocalStatusView
 from jobledger.application.ports import ComponentRow, JobRow, StatusView
 from jobledger.domain.component import ComponentStatus

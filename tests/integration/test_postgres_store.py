@@ -22,8 +22,8 @@ from eventsourcing.persistence import (
 )
 
 from jobledger.adapters.postgres import PostgresApplicationRecorder, PostgresFactory
-from jobledger.adapters.postgres_datastore import UnsupportedSchemaVersion
-from jobledger.adapters.postgres_settings import PostgresConfigurationError
+from jobledger.adapters.postgres.datastore import UnsupportedSchemaVersion
+from jobledger.adapters.postgres.settings import PostgresConfigurationError
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import pytest
 from eventsourcing.persistence import DataError, IntegrityError
 
 from jobledger.adapters.postgres import PostgresFactory
-from jobledger.adapters.postgres_view import PostgresStatusView
+from jobledger.adapters.postgres.view import PostgresStatusView
 from jobledger.application.local_view import LocalStatusView
 from jobledger.application.ports import ComponentRow, JobRow, StatusView
 from jobledger.domain.component import ComponentStatus

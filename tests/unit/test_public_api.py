@@ -12,7 +12,7 @@ SRC = Path(jobledger.__file__).resolve().parent
 
 def test_all_lists_exactly_the_public_names() -> None:
     public = {n for n in vars(jobledger) if not n.startswith("_")}
-    modules = {"application", "domain", "adapters", "testing"}
+    modules = {"application", "domain", "adapters", "entrypoints", "testing"}
     assert set(jobledger.__all__) == public - modules
     assert jobledger.__all__ == sorted(jobledger.__all__)
 
@@ -51,9 +51,20 @@ def test_the_domain_imports_only_itself_pydantic_and_the_standard_library() -> N
             )
 
 
-def test_the_application_never_imports_an_adapter() -> None:
-    for path in (SRC / "application").glob("*.py"):
+def test_the_application_never_imports_an_adapter_or_an_entry_point() -> None:
+    for path in (SRC / "application").rglob("*.py"):
+        names = imported_modules(path)
+        assert not any("adapters" in n or "entrypoints" in n for n in names), path.name
+
+
+def test_entry_points_reach_stores_only_through_the_tracker() -> None:
+    for path in (SRC / "entrypoints").rglob("*.py"):
         assert not any("adapters" in name for name in imported_modules(path)), path.name
+
+
+def test_adapters_never_import_an_entry_point() -> None:
+    for path in (SRC / "adapters").rglob("*.py"):
+        assert not any("entrypoints" in name for name in imported_modules(path)), path.name
 
 
 def _stdlib(name: str) -> bool:

@@ -18,10 +18,10 @@ from uuid import UUID
 
 from eventsourcing.persistence import DataError
 
-from .file_format import TOMBSTONE_PREFIX, Batch, encode_batch, stream_key
-from .file_index import Marker, list_markers
-from .file_io import fsync_dir, temp_name, translated, write_durable
-from .file_store import FileStore, version_runs
+from .format import TOMBSTONE_PREFIX, Batch, encode_batch, stream_key
+from .index import Marker, list_markers
+from .io import fsync_dir, temp_name, translated, write_durable
+from .store import FileStore, version_runs
 
 _STREAM_KEY = re.compile(r"[0-9a-f]{32}|s[0-9a-f]{64}")
 

@@ -1,9 +1,9 @@
 """The file store's engine: committing batches, reading streams, and tracking records.
 
 Layout of a store directory (docs/adapters.md explains it in full): `FORMAT`, `lock`, `feed/`
-(see file_feed), `streams/` (see file_index), `tracking/<sha256 of name>`, `tmp/`, `trash/`,
+(see feed.py), `streams/` (see index.py), `tracking/<sha256 of name>`, `tmp/`, `trash/`,
 and transiently `pending` (a batch with a tracking record being committed) and `prune` (a
-deletion in progress, see file_prune).
+deletion in progress, see prune.py).
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ from eventsourcing.persistence import (
     Tracking,
 )
 
-from .file_feed import Feed
-from .file_format import Batch, encode_batch, stream_key, tracking_key
-from .file_index import Marker, list_markers
-from .file_io import (
+from ..shared import check_tracking
+from .feed import Feed
+from .format import Batch, encode_batch, stream_key, tracking_key
+from .index import Marker, list_markers
+from .io import (
     fsync_dir,
     make_dir,
     read_batch,
@@ -33,8 +34,7 @@ from .file_io import (
     translated,
     write_durable,
 )
-from .file_layout import open_layout
-from .recorders import check_tracking
+from .layout import open_layout
 
 _READ_ATTEMPTS = 20
 _COMMIT_ATTEMPTS = 100

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from eventsourcing.persistence import DataError, StoredEvent
 
-from .file_format import Batch, stream_key
+from .format import Batch, stream_key
 
 
 @dataclass(frozen=True)

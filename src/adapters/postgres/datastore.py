@@ -33,7 +33,7 @@ from psycopg import pq, sql
 from psycopg.errors import error_from_result
 from psycopg.rows import TupleRow
 
-from .postgres_settings import PostgresConfigurationError, PostgresSettings
+from .settings import PostgresConfigurationError, PostgresSettings
 
 T = TypeVar("T")
 
@@ -62,7 +62,7 @@ class UnsupportedSchemaVersion(NotSupportedError):
 
 def load_statements() -> dict[str, str]:
     """Return the named statements of postgres.sql (the text after each `-- name:` line)."""
-    text = files(__package__ or "jobledger.adapters").joinpath("postgres.sql").read_text()
+    text = files(__package__ or "jobledger.adapters.postgres").joinpath("postgres.sql").read_text()
     statements: dict[str, str] = {}
     for chunk in text.split("\n-- name: ")[1:]:
         name, _, body = chunk.partition("\n")

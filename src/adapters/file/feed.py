@@ -15,8 +15,8 @@ from collections.abc import Sequence
 
 from eventsourcing.persistence import DataError, Notification
 
-from .file_format import Batch
-from .file_io import list_numbers, read_batch, translated
+from .format import Batch
+from .io import list_numbers, read_batch, translated
 
 BUCKET = 1024
 

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 
 from eventsourcing.persistence import OperationalError
 
-from .file_format import HEADER_SIZE, Batch, decode_batch, decode_span, decode_tombstone
+from .format import HEADER_SIZE, Batch, decode_batch, decode_span, decode_tombstone
 
 _NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
 HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:12]

@@ -2,7 +2,7 @@
 
 Select it with `PERSISTENCE_MODULE=jobledger.adapters.postgres` and a libpq URI in
 `JOBLEDGER_POSTGRES_URL`. Writers to different streams never wait for each other's commit;
-readers of the feed never skip a position that commits later (see postgres_feed.py).
+readers of the feed never skip a position that commits later (see feed.py).
 """
 
 from __future__ import annotations
@@ -17,17 +17,17 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import Environment, EnvType, strtobool
 
-from ..application.ports import StatusView
-from .postgres_datastore import PostgresDatastore
-from .postgres_recorders import (
+from ...application.ports import StatusView
+from ..shared import recorder_class
+from .datastore import PostgresDatastore
+from .recorders import (
     PostgresAggregateRecorder,
     PostgresApplicationRecorder,
     PostgresRecorder,
 )
-from .postgres_settings import PostgresConfigurationError, PostgresSettings
-from .postgres_tracking import PostgresProcessRecorder, PostgresTrackingRecorder
-from .postgres_view import PostgresStatusView
-from .recorders import recorder_class
+from .settings import PostgresConfigurationError, PostgresSettings
+from .tracking import PostgresProcessRecorder, PostgresTrackingRecorder
+from .view import PostgresStatusView
 
 __all__ = [
     "PostgresAggregateRecorder",

@@ -171,7 +171,7 @@ RETURNING notification_id;
 SELECT notification_id FROM {tracking} WHERE application_name = %(application_name)s;
 
 -- name: create_view_tables
--- The status view (jobledger.adapters.postgres_view); only view updaters write its tables.
+-- The status view (jobledger.adapters.postgres.view); only view updaters write its tables.
 -- JSON is text, not jsonb: jsonb cannot hold the \u0000 escape that a NUL in a name, message
 -- or metadata string becomes; component names are bytea (UTF-8) for the same reason.
 CREATE TABLE IF NOT EXISTS {position} (

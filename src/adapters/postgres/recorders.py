@@ -1,7 +1,7 @@
 """Recorders of the PostgreSQL store for events: per stream, and with the gap-safe feed.
 
 Writes are one statement each (one round trip, one transaction) and take no lock held to
-commit; reads of the feed return only positions known final (see postgres_feed.py).
+commit; reads of the feed return only positions known final (see feed.py).
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from eventsourcing.persistence import (
 from psycopg import Connection, sql
 from psycopg.rows import TupleRow
 
-from ..application.ports import MultiStreamRecorder, PrunableRecorder
-from .postgres_datastore import PostgresDatastore, PreparedStatement
-from .postgres_feed import FeedHorizon
-from .subscription import LocalSubscription, Wakeups, first_position
+from ...application.ports import MultiStreamRecorder, PrunableRecorder
+from ..shared import LocalSubscription, Wakeups, first_position
+from .datastore import PostgresDatastore, PreparedStatement
+from .feed import FeedHorizon
 
 POLL_INTERVAL = 0.1
 """Seconds between looks for events other processes recorded (there is no NOTIFY)."""

@@ -16,12 +16,12 @@ from eventsourcing.persistence import IntegrityError, ProgrammingError
 from psycopg import Connection
 from psycopg.rows import TupleRow
 
-from ..application.ports import ComponentRow, JobRow, StatusView
-from ..domain.component import ComponentStatus
-from ..domain.projection import Tally
-from ..domain.status import Status
-from .postgres_datastore import PostgresDatastore
-from .postgres_recorders import PostgresRecorder, check_identifier, quoted
+from ...application.ports import ComponentRow, JobRow, StatusView
+from ...domain.component import ComponentStatus
+from ...domain.projection import Tally
+from ...domain.status import Status
+from .datastore import PostgresDatastore
+from .recorders import PostgresRecorder, check_identifier, quoted
 
 _STATEMENTS = (
     "select_view_position",

@@ -27,10 +27,10 @@ from eventsourcing.persistence import (
 )
 from pydantic import ValidationError
 
-from ..application.ports import ComponentRow, JobRow, StatusView
-from ..domain.component import ComponentStatus
-from ..domain.projection import Tally
-from ..domain.status import Status
+from ...application.ports import ComponentRow, JobRow, StatusView
+from ...domain.component import ComponentStatus
+from ...domain.projection import Tally
+from ...domain.status import Status
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT = 60.0

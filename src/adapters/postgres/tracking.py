@@ -15,8 +15,8 @@ from eventsourcing.persistence import (
 from psycopg import Connection
 from psycopg.rows import TupleRow
 
-from .postgres_datastore import PostgresDatastore
-from .postgres_recorders import (
+from .datastore import PostgresDatastore
+from .recorders import (
     PostgresApplicationRecorder,
     PostgresRecorder,
     check_identifier,

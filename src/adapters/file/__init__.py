@@ -26,12 +26,11 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import Environment, EnvType
 
-from ..application.ports import MultiStreamRecorder, PrunableRecorder, StatusView
-from .file_prune import delete_streams, recover
-from .file_store import FileStore
-from .file_view import FileStatusView, view_path
-from .recorders import recorder_class
-from .subscription import LocalSubscription, Wakeups, first_position
+from ...application.ports import MultiStreamRecorder, PrunableRecorder, StatusView
+from ..shared import LocalSubscription, Wakeups, first_position, recorder_class
+from .prune import delete_streams, recover
+from .store import FileStore
+from .view import FileStatusView, view_path
 
 POLL_INTERVAL = 0.05
 """Seconds between looks for events other processes recorded."""

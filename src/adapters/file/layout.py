@@ -8,8 +8,8 @@ import secrets
 
 from eventsourcing.persistence import DataError
 
-from .file_format import FORMAT_TEXT, check_format
-from .file_io import fsync_dir, leftover_temp, make_dir, write_durable
+from .format import FORMAT_TEXT, check_format
+from .io import fsync_dir, leftover_temp, make_dir, write_durable
 
 SUBDIRECTORIES = ("feed", "streams", "tracking", "tmp", "trash")
 
