@@ -1,4 +1,7 @@
-"""Test support for users and for jobledger itself.
+"""Test support for users and for jobledger itself (install `jobledger[testing]`).
 
-Hypothesis strategies, the tracker contract suite, a throwaway PostgreSQL server.
+`contract.TrackerContract` (the suite every store passes, with `lifecycle`'s finish-record,
+hook, view and query cases), `multistream.MultiStreamRecorderCase`, `machine` (a Hypothesis
+state machine), `finish_race`, `strategies` (Hypothesis strategies for events and feeds),
+`clock.FrozenClock` and `postgres_server.throwaway_postgres`.
 """

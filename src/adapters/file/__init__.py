@@ -177,6 +177,3 @@ class FileFactory(InfrastructureFactory[FileTrackingRecorder]):
     def status_view(self) -> StatusView:
         """This host's persistent status view, in `<dir>/views/<host>.sqlite3`."""
         return FileStatusView(view_path(os.path.dirname(self.store().root)))
-
-
-Factory = FileFactory

@@ -1,8 +1,10 @@
 """Connections for the PostgreSQL store: the pool, the write connection, error translation.
 
-Every database call goes through `PostgresDatastore.connection()`, the one place where
-psycopg errors become eventsourcing's `PersistenceError` tree. Messages name the host and
-database; the password never appears in any message, log line or exception chain.
+Reads borrow a pooled connection (`connection()`, `fetch()`, `run()`); writes use one
+long-lived write connection per process (`write()`, `write_prepared()`). Either way psycopg
+errors become eventsourcing's `PersistenceError` tree in one method, `translate()`. Messages
+name the host and database; the password never appears in any message, log line or exception
+chain.
 """
 
 from __future__ import annotations

@@ -10,10 +10,6 @@ docs/adapters.md.
 from __future__ import annotations
 
 from threading import Lock
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    pass
 
 
 class FeedHorizon:
