@@ -14,7 +14,7 @@ from eventsourcing.persistence import InfrastructureFactoryError, IntegrityError
 from eventsourcing.utils import get_topic
 
 from ..domain.errors import ConfigurationError, StoreError
-from ..domain.events import Event, JobEvent, StatusReported
+from ..domain.events import Event, JobEvent, StatusReported, component_stream_id
 from ..domain.job import Job
 from .local_view import LocalStatusView
 from .mapper import PydanticMapper
@@ -67,6 +67,11 @@ class Ledger(Application[UUID]):
         return Job.replay(
             job_id, [e for e in self.stream(job_id) if not isinstance(e, StatusReported)]
         )
+
+    def reports(self, job_id: UUID, component: str) -> list[StatusReported]:
+        """The reports of one component of a job, in version order."""
+        events = self.stream(component_stream_id(job_id, component))
+        return [e for e in events if isinstance(e, StatusReported)]
 
     def feed(
         self,

@@ -1,48 +1,29 @@
-"""The Tracker: the application service every caller uses."""
+"""The Tracker: the application service every caller uses, a facade over its commands,
+queries, hooks and maintenance."""
 
 from __future__ import annotations
 
-import logging
-import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from types import TracebackType
 from typing import TypeVar
-from uuid import UUID, uuid4
+from uuid import UUID
 
-from ..domain.component import ComponentState
-from ..domain.errors import (
-    InvalidInput,
-    InvalidJobDefinition,
-    JobAlreadyExists,
-    JobNotFound,
-    StoreError,
-)
-from ..domain.events import HookRan, JobEvent, StatusReported, component_stream_id
-from ..domain.job import Job, define_job
 from ..domain.projection import JobStatus, JobSummary
 from ..domain.status import Status
-from ..domain.validation import check_limit, earlier, parse_cursor, parse_job_id, parse_status
-from .cache import BoundedCache
+from .commands import Commands
 from .hooks import Hook, HookRunner
-from .ledger import Ledger, StreamConflict, store_errors
-from .local_view import LocalStatusView
+from .ledger import Ledger
+from .maintenance import Maintenance
 from .ports import Clock, StatusView
+from .queries import Queries
 from .results import ComponentPage, Page, Receipt, StaleComponent, StatusEvent, ViewCheck
 from .stores import resolve_store_url, store_environment
-from .view_check import job_rows, rebuild_view
-from .view_updater import ViewUpdater
+from .writes import WriteLog
 
-logger = logging.getLogger("jobledger")
-
-_T = TypeVar("_T")
 _H = TypeVar("_H", bound=Hook)
-_MAX_ATTEMPTS = 1_000
-_CACHED_JOBS = 1_000
-_CACHED_COMPONENTS = 100_000
-_ALL = 1 << 62
-_READ_YOUR_WRITES_TIMEOUT = 30.0
 
 
 def utc_now() -> datetime:
@@ -61,17 +42,13 @@ class Tracker:
 
     def __init__(self, ledger: Ledger, *, clock: Clock = utc_now) -> None:
         self._ledger = ledger
-        self._clock = clock
         self._view: StatusView = ledger.status_view()
-        self._updater = ViewUpdater(ledger, self._view, clock)
+        writes = WriteLog()
+        self._commands = Commands(ledger, clock, writes)
+        fresh_job = partial(self._commands.job, fresh=True)
+        self._queries = Queries(ledger, self._view, clock, writes, fresh_job)
+        self._maintenance = Maintenance(ledger, self._view, clock, writes, self._commands)
         self._hooks = HookRunner(ledger, ledger.factory.tracking_recorder, clock)
-        self._jobs: BoundedCache[UUID, Job] = BoundedCache(_CACHED_JOBS)
-        self._known: BoundedCache[tuple[UUID, str], ComponentState] = BoundedCache(
-            _CACHED_COMPONENTS
-        )
-        self._changed = threading.Condition()
-        self._generation = 0
-        self._written = 0
 
     @classmethod
     def open(cls, url: str | None = None, *, clock: Clock = utc_now) -> Tracker:
@@ -121,34 +98,17 @@ class Tracker:
         Creating again with the same `job_id` and definition returns that id (safe to retry);
         a different definition raises `JobAlreadyExists`.
         """
-        new_id = uuid4() if job_id is None else parse_job_id(job_id, InvalidJobDefinition)
-        created = define_job(
-            new_id,
+        return self._commands.create_job(
             components,
             name=name,
             metadata=metadata,
             allowed_failures=allowed_failures,
-            at=self._clock(),
+            job_id=job_id,
         )
-        try:
-            self._append(created)
-        except StreamConflict:
-            if not self._job(new_id, fresh=True).same_definition(created):
-                raise JobAlreadyExists(
-                    f"job {new_id} already exists with a different definition"
-                ) from None
-        return new_id
 
     def add_components(self, job_id: UUID | str, components: Iterable[str]) -> None:
         """Add components to a job that has not finished."""
-        job_id = parse_job_id(job_id, JobNotFound)
-
-        def attempt() -> None:
-            job = self._job(job_id, fresh=True)
-            finished = self.summary(job_id).is_finished
-            self._append(job.add_components(components, finished=finished, at=self._clock()))
-
-        self._retrying(attempt)
+        self._commands.add_components(job_id, components)
 
     def report(
         self,
@@ -165,40 +125,7 @@ class Tracker:
         one raises `InvalidTransition`. Reports to a finished job are recorded but never
         change its outcome.
         """
-        job_id = parse_job_id(job_id, JobNotFound)
-        job = self._job(job_id)
-        if component not in job.names:
-            self._job(job_id, fresh=True).require(component)
-        key = (job_id, component)
-
-        def attempt() -> Receipt:
-            current = self._known.get(key) or ComponentState(component)
-            event = current.decide(
-                job_id, status, message=message, progress=progress, at=self._clock()
-            )
-            if event is None:
-                return Receipt(
-                    job_id=job_id,
-                    component=component,
-                    status=current.status,
-                    version=current.version,
-                    position=None,
-                )
-            try:
-                [position] = self._append(event)
-            except StreamConflict:
-                self._known.put(key, self._component(job_id, component))
-                raise
-            self._known.put(key, current.evolve(event))
-            return Receipt(
-                job_id=job_id,
-                component=component,
-                status=event.status,
-                version=event.originator_version,
-                position=position,
-            )
-
-        return self._retrying(attempt)
+        return self._commands.report(job_id, component, status, message=message, progress=progress)
 
     def start(
         self,
@@ -238,15 +165,7 @@ class Tracker:
     def cancel(self, job_id: UUID | str, reason: str = "") -> None:
         """Cancel an unfinished job (recording its finish at once); cancelling a cancelled
         job is a no-op."""
-        job_id = parse_job_id(job_id, JobNotFound)
-
-        def attempt() -> None:
-            job = self._job(job_id, fresh=True)
-            events = job.cancel(reason, finished=self.summary(job_id).is_finished, at=self._clock())
-            if events is not None:
-                self._append(*events)
-
-        self._retrying(attempt)
+        self._commands.cancel(job_id, reason)
 
     # Hooks
 
@@ -269,7 +188,7 @@ class Tracker:
         cron), else until `stop()` is true (for a worker process). Returns the calls made."""
         calls = 0
         while True:
-            self._catch_up()
+            self._queries.catch_up()
             made = self._hooks.run_once()
             calls += made
             if once or (stop is not None and stop()):
@@ -277,100 +196,55 @@ class Tracker:
             if not made:
                 time.sleep(poll)
 
+    def _register(self, hook: _H, name: str | None, *outcomes: Status) -> _H:
+        self._hooks.register(name or str(getattr(hook, "__qualname__", hook)), outcomes, hook)
+        return hook
+
     # Queries
 
     def status(self, job_id: UUID | str) -> JobStatus:
         """Where the job stands now, with every component in declared order."""
-        job_id = parse_job_id(job_id, JobNotFound)
-        self._catch_up()
-        return self._snapshot(job_id)
+        return self._queries.status(job_id)
 
     def summary(self, job_id: UUID | str) -> JobSummary:
         """Where the job stands now, without the components: one row of the status view."""
-        job_id = parse_job_id(job_id, JobNotFound)
-        self._catch_up()
-        with store_errors():
-            row, _ = self._view.load(job_id, ())
-        if row is None:
-            raise JobNotFound(f"no job with id {job_id}")
-        return row.tally.summary()
+        return self._queries.summary(job_id)
 
     def components(
         self, job_id: UUID | str, *, limit: int = 100, cursor: str | None = None
     ) -> ComponentPage:
         """One page of a job's components in declared order, for jobs too large to load."""
-        job_id = parse_job_id(job_id, JobNotFound)
-        after = parse_cursor(cursor, default=-1)
-        self.summary(job_id)
-        with store_errors():
-            rows = self._view.components(job_id, after=after, limit=check_limit(limit) + 1)
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return ComponentPage(
-            items=tuple(r.status for r in rows),
-            next_cursor=str(rows[-1].ordinal) if more else None,
-        )
+        return self._queries.components(job_id, limit=limit, cursor=cursor)
 
     def history(self, job_id: UUID | str, component: str | None = None) -> list[StatusEvent]:
         """The recorded reports of a job (and its hook runs), or of one component, in
         recorded order."""
-        job = self._job(parse_job_id(job_id, JobNotFound), fresh=True)
-        if component is not None:
-            job.require(component)
-            return [StatusEvent.of(e) for e in self._reports(job.id, component)]
-        return [
-            StatusEvent.of(event)
-            for event in self._ledger.streams(_streams(job))
-            if isinstance(event, StatusReported | HookRan)
-        ]
+        return self._queries.history(job_id, component)
 
     def jobs(
         self, *, status: Status | str | None = None, limit: int = 50, cursor: str | None = None
     ) -> Page:
         """Jobs newest first, optionally only those whose overall status is `status`."""
-        wanted = None if status is None else parse_status(status)
-        before = parse_cursor(cursor, default=_ALL)
-        self._catch_up()
-        with store_errors():
-            rows = self._view.jobs(status=wanted, before=before, limit=check_limit(limit) + 1)
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return Page(
-            items=tuple(r.tally.summary() for r in rows),
-            next_cursor=str(rows[-1].position) if more else None,
-        )
+        return self._queries.jobs(status=status, limit=limit, cursor=cursor)
 
     def stale(self, older_than: timedelta, *, limit: int = 100) -> list[StaleComponent]:
         """In-progress or retrying components with no report for `older_than`, oldest first:
         an `in_progress` report doubles as a heartbeat."""
-        before = earlier(self._clock(), older_than, "older_than")
-        self._catch_up()
-        with store_errors():
-            rows = self._view.stale(before=before, limit=check_limit(limit))
-        return [StaleComponent(job_id=r.job_id, component=r.status) for r in rows]
+        return self._queries.stale(older_than, limit=limit)
 
-    def wait(self, job_id: UUID | str, *, timeout: float | None = None) -> JobStatus:
-        """Block until the job has finished and return its final status.
+    def follow(self, job_id: UUID | str, *, timeout: float | None = None) -> Iterator[JobSummary]:
+        """Yield the job's summary now and each time it changes, ending with the finished one.
 
         Woken at once by reports made through this Tracker; reports from other processes are
         seen by polling the status view with back-off (10 ms doubling to 1 s). Raises
-        `TimeoutError`.
+        `TimeoutError` if the job has not finished within `timeout` seconds.
         """
-        job_id = parse_job_id(job_id, JobNotFound)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        delay = 0.01
-        while True:
-            generation = self._generation
-            current = self.summary(job_id)
-            if current.is_finished:
-                return self._snapshot(job_id)
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                raise TimeoutError(
-                    f"job {job_id} has not finished within {timeout} s; it is {current.overall}"
-                )
-            self._await_change(generation, delay if remaining is None else min(delay, remaining))
-            delay = min(delay * 2, 1.0)
+        return self._queries.follow(job_id, timeout=timeout)
+
+    def wait(self, job_id: UUID | str, *, timeout: float | None = None) -> JobStatus:
+        """Block until the job has finished and return its final status (see `follow`);
+        raises `TimeoutError`."""
+        return self._queries.wait(job_id, timeout=timeout)
 
     # Maintenance
 
@@ -384,112 +258,13 @@ class Tracker:
         """Delete whole jobs (events, finish record, hook runs, view rows) that finished
         before `finished_before` — failed ones `keep_failed_for` longer — and return how
         many. Unfinished jobs are never touched; `dry_run` only counts."""
-        if not isinstance(finished_before, datetime) or finished_before.tzinfo is None:
-            raise InvalidInput(
-                f"finished_before must be a timezone-aware datetime, not {finished_before!r}"
-            )
-        failed_before = earlier(finished_before, keep_failed_for, "keep_failed_for")
-        doomed: list[UUID] = []
-        self._catch_up()
-        for outcome in (Status.COMPLETED, Status.FAILED, Status.CANCELLED):
-            cutoff = failed_before if outcome is Status.FAILED else finished_before
-            with store_errors():
-                for row in job_rows(self._view, before=_ALL, status=outcome):
-                    finished_at = row.tally.outcome()[1]
-                    if finished_at is not None and finished_at < cutoff:
-                        doomed.append(row.tally.job_id)
-        if not dry_run:
-            for job_id in doomed:
-                self._delete(self._job(job_id, fresh=True))
-        return len(doomed)
+        self._queries.catch_up()
+        return self._maintenance.prune(
+            finished_before=finished_before, dry_run=dry_run, keep_failed_for=keep_failed_for
+        )
 
     def rebuild_view(self) -> ViewCheck:
         """Recompute the status view from the events, report every row that differed, and
         repair it."""
-        self._catch_up()
-        return rebuild_view(self._ledger, self._view, self._clock, LocalStatusView())
-
-    # Internals
-
-    def _register(self, hook: _H, name: str | None, *outcomes: Status) -> _H:
-        self._hooks.register(name or str(getattr(hook, "__qualname__", hook)), outcomes, hook)
-        return hook
-
-    def _append(self, *events: JobEvent) -> list[int]:
-        positions = self._ledger.append(*events)
-        with self._changed:
-            self._written = max(self._written, *positions)
-            self._generation += 1
-            self._changed.notify_all()
-        return positions
-
-    def _catch_up(self) -> None:
-        """Catch the view up, at least past everything this Tracker recorded: a store may
-        hold a later position back until every earlier one is decided (PostgreSQL's feed
-        does, for transactions still in flight), so keep looking briefly until it is."""
-        written, delay = self._written, 0.001
-        deadline = time.monotonic() + _READ_YOUR_WRITES_TIMEOUT
-        while self._updater.catch_up() < written:
-            if time.monotonic() > deadline:
-                raise StoreError(
-                    f"the store's feed has not shown position {written}, written by this "
-                    f"process, within {_READ_YOUR_WRITES_TIMEOUT:g} s (a long transaction?)"
-                )
-            time.sleep(delay)
-            delay = min(delay * 2, 0.05)
-
-    def _await_change(self, seen: int, timeout: float) -> None:
-        with self._changed:
-            self._changed.wait_for(lambda: self._generation != seen, timeout)
-
-    def _retrying(self, attempt: Callable[[], _T]) -> _T:
-        for number in range(1, _MAX_ATTEMPTS + 1):
-            try:
-                return attempt()
-            except StreamConflict:
-                logger.debug("stream conflict, attempt %d; deciding again", number)
-        raise StoreError(f"gave up after {_MAX_ATTEMPTS} conflicting attempts")
-
-    def _snapshot(self, job_id: UUID) -> JobStatus:
-        """The job's status with every component, from one snapshot of the view as it stands
-        (a summary and components read apart could disagree, when another process commits
-        to the view in between)."""
-        with store_errors():
-            row, rows = self._view.snapshot(job_id)
-        if row is None:
-            raise JobNotFound(f"no job with id {job_id}")
-        return row.tally.status({r.status.name: r.status for r in rows})
-
-    def _job(self, job_id: UUID, *, fresh: bool = False) -> Job:
-        cached = None if fresh else self._jobs.get(job_id)
-        if cached is not None:
-            return cached
-        job = self._ledger.job(job_id)
-        self._jobs.put(job_id, job)
-        return job
-
-    def _reports(self, job_id: UUID, component: str) -> list[StatusReported]:
-        events = self._ledger.stream(component_stream_id(job_id, component))
-        return [e for e in events if isinstance(e, StatusReported)]
-
-    def _component(self, job_id: UUID, component: str) -> ComponentState:
-        current = ComponentState(component)
-        for event in self._reports(job_id, component):
-            current = current.evolve(event)
-        return current
-
-    def _delete(self, job: Job) -> None:
-        self._ledger.delete_streams(_streams(job))
-        with store_errors():
-            self._view.delete([job.id])
-            applied = self._view.position()
-        with self._changed:  # deleted writes will never show: stop waiting for them
-            self._written = min(self._written, applied)
-        self._jobs.discard(job.id)
-        for name in job.components:
-            self._known.discard((job.id, name))
-
-
-def _streams(job: Job) -> list[UUID]:
-    """The ids of the job's stream and of its components' streams."""
-    return [job.id, *(component_stream_id(job.id, name) for name in job.components)]
+        self._queries.catch_up()
+        return self._maintenance.rebuild_view()

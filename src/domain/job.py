@@ -16,6 +16,7 @@ from .events import (
     JobCreated,
     JobFinished,
     JobStreamEvent,
+    component_stream_id,
 )
 from .status import Status
 from .validation import (
@@ -99,6 +100,11 @@ class Job:
     def names(self) -> frozenset[str]:
         """The set of component names, for membership tests."""
         return frozenset(self.components)
+
+    @property
+    def stream_ids(self) -> list[UUID]:
+        """The ids of the job's own stream and of its components' streams."""
+        return [self.id, *(component_stream_id(self.id, name) for name in self.components)]
 
     def require(self, component: str) -> None:
         """Raise `UnknownComponent` unless the job has a component of that name."""

@@ -251,6 +251,21 @@ class TrackerContract(LifecycleContract):
             tracker.cancel(job)
         assert tracker.status(job).total == 2
 
+    def test_commands_read_their_job_not_the_status_view(self, tracker: Tracker) -> None:
+        job, other = tracker.create_job(["a"]), tracker.create_job(["a", "b"])
+        tracker.summary(other)
+        position = tracker.view.position()
+        tracker.complete(job, "a")
+        tracker.start(other, "a")
+        with pytest.raises(InvalidTransition, match="finished"):
+            tracker.add_components(job, ["b"])
+        with pytest.raises(InvalidTransition, match="finished"):
+            tracker.cancel(job)
+        tracker.add_components(other, ["c"])
+        tracker.cancel(other, "enough")
+        assert tracker.view.position() == position
+        assert tracker.summary(other).overall is Status.CANCELLED
+
     def test_timestamps_follow_the_clock(self, tracker: Tracker, clock: FrozenClock) -> None:
         created_at = clock()
         job = tracker.create_job(["a", "b"])
@@ -308,6 +323,18 @@ class TrackerContract(LifecycleContract):
         status = tracker.wait(job, timeout=30)
         worker.join()
         assert status.overall is Status.COMPLETED
+
+    def test_follow_yields_each_change_until_finished(self, tracker: Tracker) -> None:
+        job = tracker.create_job(["a", "b"])
+        updates = tracker.follow(job, timeout=30)
+        assert next(updates).counts[Status.PENDING] == 2
+        tracker.complete(job, "a")
+        assert next(updates).counts[Status.COMPLETED] == 1
+        tracker.complete(job, "b")
+        assert [u.overall for u in updates] == [Status.COMPLETED]
+        unfinished = tracker.create_job(["a"])
+        with pytest.raises(TimeoutError, match=str(unfinished)):
+            list(tracker.follow(unfinished, timeout=0.05))
 
     def test_wait_times_out_naming_the_job(self, tracker: Tracker) -> None:
         job = tracker.create_job(["a"])

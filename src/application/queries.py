@@ -1,0 +1,156 @@
+"""The Tracker's queries: catch the status view up past this process's own writes, then
+read it; and waiting for a job, built on following its summary."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from uuid import UUID
+
+from ..domain.errors import JobNotFound, StoreError
+from ..domain.events import HookRan, StatusReported
+from ..domain.job import Job
+from ..domain.projection import JobStatus, JobSummary
+from ..domain.status import Status
+from ..domain.validation import check_limit, earlier, parse_cursor, parse_job_id, parse_status
+from .ledger import Ledger, store_errors
+from .ports import Clock, StatusView
+from .results import ComponentPage, Page, StaleComponent, StatusEvent
+from .view_updater import ViewUpdater
+from .writes import WriteLog
+
+ALL = 1 << 62
+"""A position past every other: the start of a newest-first listing."""
+
+_READ_YOUR_WRITES_TIMEOUT = 30.0
+
+
+class Queries:
+    """Reads the status view (and, for history, the job's streams)."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        view: StatusView,
+        clock: Clock,
+        writes: WriteLog,
+        job: Callable[[UUID], Job],
+    ) -> None:
+        self._ledger = ledger
+        self._view = view
+        self._clock = clock
+        self._writes = writes
+        self._job = job
+        self._updater = ViewUpdater(ledger, view, clock)
+
+    def catch_up(self) -> None:
+        """Catch the view up, at least past everything this process recorded: a store may
+        hold a later position back until every earlier one is decided (PostgreSQL's feed
+        does, for transactions still in flight), so keep looking briefly until it is."""
+        written, delay = self._writes.written, 0.001
+        deadline = time.monotonic() + _READ_YOUR_WRITES_TIMEOUT
+        while self._updater.catch_up() < written:
+            if time.monotonic() > deadline:
+                raise StoreError(
+                    f"the store's feed has not shown position {written}, written by this "
+                    f"process, within {_READ_YOUR_WRITES_TIMEOUT:g} s (a long transaction?)"
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+    def status(self, job_id: UUID | str) -> JobStatus:
+        job_id = parse_job_id(job_id, JobNotFound)
+        self.catch_up()
+        return self._snapshot(job_id)
+
+    def summary(self, job_id: UUID | str) -> JobSummary:
+        job_id = parse_job_id(job_id, JobNotFound)
+        self.catch_up()
+        with store_errors():
+            row, _ = self._view.load(job_id, ())
+        if row is None:
+            raise JobNotFound(f"no job with id {job_id}")
+        return row.tally.summary()
+
+    def components(self, job_id: UUID | str, *, limit: int, cursor: str | None) -> ComponentPage:
+        job_id = parse_job_id(job_id, JobNotFound)
+        after = parse_cursor(cursor, default=-1)
+        self.summary(job_id)
+        with store_errors():
+            rows = self._view.components(job_id, after=after, limit=check_limit(limit) + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return ComponentPage(
+            items=tuple(r.status for r in rows),
+            next_cursor=str(rows[-1].ordinal) if more else None,
+        )
+
+    def history(self, job_id: UUID | str, component: str | None) -> list[StatusEvent]:
+        job = self._job(parse_job_id(job_id, JobNotFound))
+        if component is not None:
+            job.require(component)
+            return [StatusEvent.of(e) for e in self._ledger.reports(job.id, component)]
+        return [
+            StatusEvent.of(event)
+            for event in self._ledger.streams(job.stream_ids)
+            if isinstance(event, StatusReported | HookRan)
+        ]
+
+    def jobs(self, *, status: Status | str | None, limit: int, cursor: str | None) -> Page:
+        wanted = None if status is None else parse_status(status)
+        before = parse_cursor(cursor, default=ALL)
+        self.catch_up()
+        with store_errors():
+            rows = self._view.jobs(status=wanted, before=before, limit=check_limit(limit) + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return Page(
+            items=tuple(r.tally.summary() for r in rows),
+            next_cursor=str(rows[-1].position) if more else None,
+        )
+
+    def stale(self, older_than: timedelta, *, limit: int) -> list[StaleComponent]:
+        before = earlier(self._clock(), older_than, "older_than")
+        self.catch_up()
+        with store_errors():
+            rows = self._view.stale(before=before, limit=check_limit(limit))
+        return [StaleComponent(job_id=r.job_id, component=r.status) for r in rows]
+
+    def follow(self, job_id: UUID | str, *, timeout: float | None) -> Iterator[JobSummary]:
+        job_id = parse_job_id(job_id, JobNotFound)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay, last = 0.01, None
+        while True:
+            generation = self._writes.generation
+            current = self.summary(job_id)
+            if current != last:
+                yield current
+                last = current
+            if current.is_finished:
+                return
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise TimeoutError(
+                    f"job {job_id} has not finished within {timeout:g} s; it is {current.overall}"
+                )
+            self._writes.wait_for_change(
+                generation, delay if remaining is None else min(delay, remaining)
+            )
+            delay = min(delay * 2, 1.0)
+
+    def wait(self, job_id: UUID | str, *, timeout: float | None) -> JobStatus:
+        job_id = parse_job_id(job_id, JobNotFound)
+        for _ in self.follow(job_id, timeout=timeout):
+            pass
+        return self._snapshot(job_id)
+
+    def _snapshot(self, job_id: UUID) -> JobStatus:
+        """The job's status with every component, from one snapshot of the view as it stands
+        (a summary and components read apart could disagree, when another process commits
+        to the view in between)."""
+        with store_errors():
+            row, rows = self._view.snapshot(job_id)
+        if row is None:
+            raise JobNotFound(f"no job with id {job_id}")
+        return row.tally.status({r.status.name: r.status for r in rows})
