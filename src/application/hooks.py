@@ -13,6 +13,7 @@ from uuid import UUID
 from eventsourcing.persistence import Tracking, TrackingRecorder
 from pydantic import BaseModel, ConfigDict
 
+from ..domain.errors import InvalidInput
 from ..domain.events import HookRan, JobFinished
 from ..domain.job import Job
 from ..domain.status import Status
@@ -79,7 +80,7 @@ class HookRunner:
     def register(self, name: str, outcomes: Iterable[Status], function: Hook) -> None:
         """Run `function` for jobs finishing with one of `outcomes`; names must be unique."""
         if name in self._hooks:
-            raise ValueError(f"a hook named {name!r} is already registered")
+            raise InvalidInput(f"a hook named {name!r} is already registered")
         self._hooks[name] = _Registration(name, frozenset(outcomes), function)
 
     def run_once(self) -> int:

@@ -121,6 +121,11 @@ class LifecycleContract(StoreUnderTest):
             ("on-finished", Status.COMPLETED),
         ]
 
+    def test_a_hook_name_is_registered_once(self, tracker: Tracker) -> None:
+        tracker.on_completed(print, name="notify")
+        with pytest.raises(InvalidInput, match="'notify'"):
+            tracker.on_failed(print, name="notify")
+
     def test_a_failing_hook_is_recorded_and_retried_with_backoff(
         self, tracker: Tracker, clock: FrozenClock
     ) -> None:
