@@ -9,6 +9,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from uuid import UUID, uuid4
 
 import psycopg
@@ -105,11 +106,13 @@ def test_feed_waits_for_a_lower_position_still_in_flight(recorder, postgres_data
 
     assert positions(recorder) == [1]
     assert positions(recorder, start=2) == []
-    assert recorder.max_notification_id() == 1
-
-    held.commit()
+    with ThreadPoolExecutor(1) as pool:
+        newest = pool.submit(recorder.max_notification_id)  # Waits for position 2's fate.
+        time.sleep(0.2)
+        assert not newest.done()
+        held.commit()
+        assert newest.result(timeout=10) == 5
     assert positions(recorder) == [1, 2, 3, 4, 5]
-    assert recorder.max_notification_id() == 5
 
 
 def test_feed_steps_over_rolled_back_positions(recorder, postgres_database):

@@ -6,6 +6,7 @@ commit; reads of the feed return only positions known final (see feed.py).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any, cast
 from uuid import UUID
@@ -14,6 +15,7 @@ from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
     Notification,
+    OperationalError,
     ProgrammingError,
     StoredEvent,
     Subscription,
@@ -28,6 +30,9 @@ from .feed import FeedHorizon
 
 POLL_INTERVAL = 0.1
 """Seconds between looks for events other processes recorded (there is no NOTIFY)."""
+
+SETTLE_TIMEOUT = 30.0
+"""Seconds `max_notification_id` waits for positions in flight to be decided."""
 
 _MAX_IDENTIFIER = 63
 
@@ -193,10 +198,13 @@ class PostgresApplicationRecorder(
         return [_notification(row) for row in self.datastore.run(read)]
 
     def max_notification_id(self) -> int | None:
-        """Return the highest feed position known final that holds an event, or None."""
+        """Return the highest feed position holding an event among those taken before the
+        call, once every position up to it is final: waits (briefly, for the transactions in
+        flight when it was called) so that whatever was acknowledged before it can be read.
+        Raises `OperationalError` if positions stay undecided for `SETTLE_TIMEOUT` seconds."""
 
         def read(conn: Connection[TupleRow]) -> int | None:
-            upto = self._readable_upto(conn, 0, None)
+            upto = self._settled(conn)
             row = conn.execute(self._sql_max, {"upto": upto}).fetchone()
             return cast("int | None", row[0]) if row else None
 
@@ -228,6 +236,28 @@ class PostgresApplicationRecorder(
         decided = self._horizon.decided
         if stop is not None and stop <= decided:
             return stop
+        upto, _ = self._look(conn, after)
+        return upto if stop is None else min(upto, stop)
+
+    def _settled(self, conn: Connection[TupleRow]) -> int:
+        """The sequence's last value as of now, once every position up to it is final."""
+        upto, target = self._look(conn, 0)
+        delay, deadline = 0.001, time.monotonic() + SETTLE_TIMEOUT
+        while upto < target:
+            if time.monotonic() > deadline:
+                raise OperationalError(
+                    f"feed positions up to {target} of PostgreSQL {self.datastore.settings.where} "
+                    f"are still undecided after {SETTLE_TIMEOUT:g} s: a transaction that "
+                    "wrote is open somewhere on the server (see pg_stat_activity)"
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+            upto, _ = self._look(conn, 0)
+        return target
+
+    def _look(self, conn: Connection[TupleRow], after: int) -> tuple[int, int]:
+        """Read the horizon once: the highest position such that all of (after, it] is known
+        final, and the sequence's last value."""
         row = conn.execute(self._sql_horizon, {"sequence": self._sequence}).fetchone()
         last_id, reader_xid, snapshot_xmin, is_clear = cast("tuple[int, int, int, bool]", row)
         decided = self._horizon.observe(last_id, reader_xid, snapshot_xmin, is_clear)
@@ -238,7 +268,7 @@ class PostgresApplicationRecorder(
             upto = cast("int", dense[0]) if dense else base
             if after <= decided:
                 self._horizon.raise_to(upto)
-        return upto if stop is None else min(upto, stop)
+        return upto, last_id
 
 
 def quoted(name: str) -> str:
