@@ -11,12 +11,17 @@ from pathlib import Path
 
 import pytest
 
+from jobledger import Tracker
+
 SCRIPT = Path(sys.executable).with_name("jobledger")
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> str:
-    return f"file://{tmp_path / 'store'}"
+    """A new, empty store: only `create` and `init` make one where there is none."""
+    url = f"file://{tmp_path / 'store'}"
+    Tracker.open(url).close()
+    return url
 
 
 def run(
