@@ -27,7 +27,16 @@ from eventsourcing.persistence import (
 
 from ..application.local_view import LocalStatusView
 from ..application.ports import MultiStreamRecorder, PrunableRecorder, StatusView
+from ..application.stores import redact
+from ..domain.errors import ConfigurationError
 from .shared import LocalSubscription, Wakeups, check_tracking, first_position, recorder_class
+
+
+def environment_for(url: str) -> dict[str, str]:
+    """The memory store takes no settings: its URL is `memory://` (or `memory:`)."""
+    if url.lower() not in {"memory:", "memory://"}:
+        raise ConfigurationError(f"unsupported store URL {redact(url)!r}: expected memory://")
+    return {}
 
 
 class MemoryTrackingRecorder(TrackingRecorder):

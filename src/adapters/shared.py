@@ -4,6 +4,7 @@ application recorder returns."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from threading import Event, Lock, Thread
 from typing import Any, TypeVar
@@ -18,6 +19,31 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import Environment, resolve_topic
 
 _R = TypeVar("_R")
+
+
+class NoSuchStore(InfrastructureFactoryError):
+    """The store does not exist, and it was opened without creating it (`CREATE_TABLE=no`)."""
+
+
+class _PassOn(logging.Filter):
+    """Hands each record to another logger instead of the one it was logged on."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__()
+        self.target = logging.getLogger(target)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.target.isEnabledFor(record.levelno):
+            record.name = self.target.name
+            self.target.handle(record)
+        return False
+
+
+def pass_logs_on(source: str, target: str) -> None:
+    """Send the records of a library's logger `source` to our logger `target` (once)."""
+    logger = logging.getLogger(source)
+    if not any(isinstance(f, _PassOn) for f in logger.filters):
+        logger.addFilter(_PassOn(target))
 
 
 def recorder_class(

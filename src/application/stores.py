@@ -1,30 +1,63 @@
-"""Store URLs: which eventsourcing persistence module a URL selects, with which settings.
+"""Store URLs: which eventsourcing persistence module a URL's scheme selects, and the one rule
+for keeping a URL's user information (its password) out of every message.
 
-This is the edge where environment variables are read (`JOBLEDGER_STORE`).
+Each store module parses its own URLs: `environment_for(url)` returns its settings. This is
+the edge where environment variables are read (`JOBLEDGER_STORE`).
 """
 
 from __future__ import annotations
 
+import importlib
 import os
-from urllib.parse import unquote, urlsplit, urlunsplit
+from collections.abc import Callable
+from typing import cast
 
 from ..domain.errors import ConfigurationError
 
 STORE_VARIABLE = "JOBLEDGER_STORE"
 DEFAULT_STORE = "file:.jobledger"
+STORES = {
+    "memory": "jobledger.adapters.memory",
+    "file": "jobledger.adapters.file",
+    "postgresql": "jobledger.adapters.postgres",
+    "postgres": "jobledger.adapters.postgres",
+}
+"""URL scheme -> persistence module, imported only when a URL names it."""
+
+_NOT_IN_USERINFO = frozenset("/?#@")
+
+
+def userinfo(url: str) -> str | None:
+    """The user information of `url` (between `://` and the last `@`), or None.
+
+    Raises `ConfigurationError`, without echoing the URL, when it holds `/`, `?` or `#`:
+    then where the password ends cannot be told.
+    """
+    _, separator, rest = url.partition("://")
+    info, at, _ = rest.rpartition("@")
+    if not (separator and at):
+        return None
+    if _NOT_IN_USERINFO & set(info):
+        raise ConfigurationError(
+            "malformed store URL: its user information holds '/', '?', '#' or '@'; "
+            "percent-encode special characters in a password (e.g. '/' as %2F, '@' as %40)"
+        )
+    return info
 
 
 def redact(url: str) -> str:
-    """Return `url` with any password replaced by `***`."""
+    """`url` with the password in its user information hidden: the user information is
+    rewritten as a whole, `user:***@`, or `***@` if it cannot be parsed."""
+    scheme, _, rest = url.partition("://")
     try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable URL>"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rpartition("@")
-    user = netloc[0].partition(":")[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[2]}"))
+        info = userinfo(url)
+    except ConfigurationError:
+        shown = "***"
+    else:
+        if info is None or ":" not in info:
+            return url
+        shown = info.partition(":")[0] + ":***"
+    return f"{scheme}://{shown}@{rest.rpartition('@')[2]}"
 
 
 def resolve_store_url(url: str | None) -> str:
@@ -32,21 +65,24 @@ def resolve_store_url(url: str | None) -> str:
     return url or os.environ.get(STORE_VARIABLE) or DEFAULT_STORE
 
 
-def store_environment(url: str) -> dict[str, str]:
-    """Return the eventsourcing environment selecting the store that `url` names."""
+def store_environment(url: str, *, create: bool = True) -> dict[str, str]:
+    """The eventsourcing environment selecting the store that `url` names; with
+    `create=False` the store must already exist (`CREATE_TABLE=no`)."""
     if not isinstance(url, str):
         raise ConfigurationError(f"a store URL must be a str, not {url!r}")
-    scheme = url.partition(":")[0].lower()
-    if scheme == "memory" and url.lower() in {"memory:", "memory://"}:
-        return {"PERSISTENCE_MODULE": "jobledger.adapters.memory"}
-    if scheme == "file":
-        return {"PERSISTENCE_MODULE": "jobledger.adapters.file", "JOBLEDGER_FILE_DIR": _path(url)}
-    if scheme in {"postgresql", "postgres"}:
-        return {"PERSISTENCE_MODULE": "jobledger.adapters.postgres", "JOBLEDGER_POSTGRES_URL": url}
-    raise ConfigurationError(
-        f"unsupported store URL {redact(url)!r}: expected memory://, file:///abs/dir, "
-        "file:rel/dir or postgresql://user:password@host:port/dbname"
-    )
+    name = STORES.get(url.partition(":")[0].lower())
+    if name is None:
+        raise ConfigurationError(
+            f"unsupported store URL {redact(url)!r}: expected memory://, file:///abs/dir, "
+            "file:rel/dir or postgresql://user:password@host:port/dbname"
+        )
+    try:
+        module = importlib.import_module(name)
+    except ImportError as error:
+        raise ConfigurationError(str(error)) from error
+    environment_for = cast(Callable[[str], dict[str, str]], module.environment_for)
+    settings = {"PERSISTENCE_MODULE": name, **environment_for(url)}
+    return settings if create else {**settings, "CREATE_TABLE": "no"}
 
 
 def describe_store(url: str) -> str:
@@ -54,21 +90,6 @@ def describe_store(url: str) -> str:
     environment = store_environment(url)
     if "JOBLEDGER_FILE_DIR" in environment:
         return environment["JOBLEDGER_FILE_DIR"]
-    if "JOBLEDGER_POSTGRES_URL" in environment:
-        return redact(url)
-    return "memory of this process (gone when it exits)"
-
-
-def _path(url: str) -> str:
-    """The absolute directory of a `file:` URL: `file:///abs/dir` or `file:rel/dir`."""
-    rest = url[len("file:") :]
-    if rest.startswith("//"):
-        host, slash, path = rest[2:].partition("/")
-        if host not in {"", "localhost"} or not slash:
-            raise ConfigurationError(
-                f"file store URL {url!r} must name a local path: file:///abs/dir or file:rel/dir"
-            )
-        rest = "/" + path
-    if not rest or "\0" in rest:
-        raise ConfigurationError(f"file store URL {url!r} names no usable directory")
-    return os.path.abspath(unquote(rest))
+    if environment["PERSISTENCE_MODULE"] == STORES["memory"]:
+        return "memory of this process (gone when it exits)"
+    return redact(url)

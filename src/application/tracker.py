@@ -51,10 +51,14 @@ class Tracker:
         self._hooks = HookRunner(ledger, ledger.factory.tracking_recorder, clock)
 
     @classmethod
-    def open(cls, url: str | None = None, *, clock: Clock = utc_now) -> Tracker:
+    def open(
+        cls, url: str | None = None, *, create: bool = True, clock: Clock = utc_now
+    ) -> Tracker:
         """Open the store `url` names (`memory://`, `file:...`, `postgresql://...`); with no
-        URL, `$JOBLEDGER_STORE`, else the default store."""
-        return cls(Ledger(store_environment(resolve_store_url(url))), clock=clock)
+        URL, `$JOBLEDGER_STORE`, else the default store. A missing store is created, unless
+        `create=False`: then it raises `ConfigurationError` and writes nothing."""
+        environment = store_environment(resolve_store_url(url), create=create)
+        return cls(Ledger(environment), clock=clock)
 
     @property
     def ledger(self) -> Ledger:

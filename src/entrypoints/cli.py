@@ -8,7 +8,6 @@ printed as one line on stderr; 64 a usage error. `watch` exits 0 completed, 1 fa
 from __future__ import annotations
 
 import importlib
-import re
 import signal
 import sys
 import time
@@ -20,7 +19,8 @@ from typing import Any, TypeVar
 import click
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 
-from ..application.stores import STORE_VARIABLE, redact, resolve_store_url
+from ..application.ledger import store_errors
+from ..application.stores import STORE_VARIABLE, describe_store, resolve_store_url
 from ..application.tracker import Tracker
 from ..domain.errors import InvalidInput, JobledgerError
 from ..domain.projection import JobSummary
@@ -36,11 +36,11 @@ WATCH_TIMEOUT = 3
 _REDRAW = 0.5  # Seconds between redraws of `watch`.
 
 _F = TypeVar("_F", bound=Callable[..., Any])
-_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"]+", re.IGNORECASE)
 
 
-def _open(context: click.Context) -> Tracker:
-    tracker = Tracker.open(context.obj["store"])
+def _open(context: click.Context, *, create: bool = False) -> Tracker:
+    """The Tracker on the chosen store; only commands that start jobs may create the store."""
+    tracker = Tracker.open(context.obj["store"], create=create)
     context.call_on_close(tracker.close)
     return tracker
 
@@ -112,7 +112,7 @@ def create(
     as_json: bool,
 ) -> None:
     """Create a job; components from arguments, --file, or stdin, one per line."""
-    new = _open(context).create_job(
+    new = _open(context, create=True).create_job(
         _components(components, source),
         name=name,
         allowed_failures=allowed_failures,
@@ -339,6 +339,17 @@ def demo(context: click.Context, workers: int) -> None:
     context.exit(WATCH_EXITS[final.overall])
 
 
+@cli.command()
+@click.pass_context
+def init(context: click.Context) -> None:
+    """Create the store and all its tables, if missing (a PostgreSQL role without CREATE on
+    the schema can then use it)."""
+    tracker = _open(context, create=True)
+    with store_errors():
+        tracker.ledger.factory.tracking_recorder()  # The hook runner's table, made on first use.
+    click.echo(f"store ready: {describe_store(context.obj['store'])}")
+
+
 def main(argv: Iterable[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -355,13 +366,9 @@ def main(argv: Iterable[str] | None = None) -> int:
     except (JobledgerError, click.ClickException) as error:
         if debug:
             raise
-        click.echo(f"jobledger: {_redacted(str(error))}", err=True)
+        click.echo(f"jobledger: {error}", err=True)
         return EXIT_ERROR
     return returned if isinstance(returned, int) else 0
-
-
-def _redacted(message: str) -> str:
-    return _URL.sub(lambda match: redact(match.group(0)), message)
 
 
 if __name__ == "__main__":

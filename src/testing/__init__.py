@@ -5,3 +5,11 @@ hook, view and query cases), `multistream.MultiStreamRecorderCase`, `machine` (a
 state machine), `finish_race`, `strategies` (Hypothesis strategies for events and feeds),
 `clock.FrozenClock` and `postgres_server.throwaway_postgres`.
 """
+
+from importlib.util import find_spec
+
+_missing = [name for name in ("hypothesis", "pytest") if find_spec(name) is None]
+if _missing:
+    raise ImportError(
+        f"jobledger.testing needs {' and '.join(_missing)}: pip install 'jobledger[testing]'"
+    )

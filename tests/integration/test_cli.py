@@ -11,12 +11,17 @@ from pathlib import Path
 
 import pytest
 
+from jobledger import Tracker
+
 SCRIPT = Path(sys.executable).with_name("jobledger")
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> str:
-    return f"file://{tmp_path / 'store'}"
+    """A new, empty store: only `create` and `init` make one where there is none."""
+    url = f"file://{tmp_path / 'store'}"
+    Tracker.open(url).close()
+    return url
 
 
 def run(
@@ -209,3 +214,43 @@ def test_demo_finishes_the_example_job(tmp_path: Path) -> None:
     assert "completed 111" in result.stdout
     assert "hook 'announce' ran" in result.stdout
     assert str(tmp_path / ".jobledger") in result.stdout.replace("\n", "")
+
+
+MALFORMED = [
+    "postgresql://jl:se/cr_zz9@127.0.0.1:1/jl",
+    "postgresql://jl:p@ss_zz9@127.0.0.1:1/jl",
+    "postgresql://jl:se?cr_zz9@127.0.0.1:1/jl",
+]
+
+
+@pytest.mark.parametrize("debug", [(), ("--debug",)])
+@pytest.mark.parametrize("url", MALFORMED)
+def test_a_malformed_url_shows_no_piece_of_its_password(url: str, debug: tuple[str, ...]) -> None:
+    result = run(*debug, "list", store=url)
+    assert result.returncode != 0
+    assert "percent-encode" in result.stderr
+    password = url.split("//")[1].rpartition("@")[0].partition(":")[2]
+    for piece in (password, password[:4], password[3:], "zz9"):
+        assert piece not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    "args", [("list",), ("status", "5a3c1f36-3d0c-4e58-9d6d-2a8b1f0c7e11"), ("stale",)]
+)
+def test_read_commands_do_not_create_a_store(tmp_path: Path, args: tuple[str, ...]) -> None:
+    missing = tmp_path / "typo"
+    result = run(*args, store=f"file://{missing}")
+    assert result.returncode == 4
+    assert f"no jobledger file store in {missing}" in result.stderr
+    assert not missing.exists()
+    existing = tmp_path / "etc"
+    existing.mkdir()
+    assert run(*args, store=f"file://{existing}").returncode == 4
+    assert list(existing.iterdir()) == []
+
+
+def test_create_and_init_make_the_store(tmp_path: Path) -> None:
+    ok("init", store=f"file://{tmp_path / 'a'}")
+    assert json.loads(ok("list", "--json", store=f"file://{tmp_path / 'a'}"))["items"] == []
+    create(f"file://{tmp_path / 'b'}", "x")
+    assert (tmp_path / "b" / "events" / "FORMAT").exists()

@@ -260,7 +260,7 @@ def test_server_down_at_start_names_host_and_database_not_password(tmp_path, cap
         ("postgresql://jobs:Secr3t-pw@localhost/jobs?pool_size=many", "pool_size"),
         ("postgresql://jobs:Secr3t-pw@localhost/jobs?pool_timeout=soon", "'soon'"),
         ("postgresql://jobs:Secr3t-pw@localhost/jobs?colour=blue", 'parameter: "colour"'),
-        ("postgresql://jobs:Secr3t-pw%ZZ@localhost/jobs", "percent-encoded token"),
+        ("postgresql://jobs:Secr3t-pw%ZZ@localhost/jobs", "invalid percent-encoding"),
         ("postgresql://jobs:Secr3t-pw@[::1/jobs", "IPv6"),
     ],
 )

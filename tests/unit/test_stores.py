@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import traceback
 from pathlib import Path
 
 import pytest
 from eventsourcing.persistence import InfrastructureFactory, InfrastructureFactoryError
 from eventsourcing.utils import Environment
 
-from jobledger import ConfigurationError, Tracker
+from jobledger import ConfigurationError, StoreError, Tracker
 from jobledger.application.stores import redact, resolve_store_url, store_environment
 
 
@@ -40,9 +41,40 @@ def test_unsupported_urls_are_named_without_passwords(url: str) -> None:
     assert "s3cret" not in str(raised.value)
 
 
-def test_redact_hides_only_the_password() -> None:
+def test_redact_rewrites_the_user_information_as_a_whole() -> None:
     assert redact("postgresql://app:s3cret@db:5432/jobs") == "postgresql://app:***@db:5432/jobs"
     assert redact("postgresql://db/jobs") == "postgresql://db/jobs"
+    assert redact("postgresql://a:b@db/jobs?x=b") == "postgresql://a:***@db/jobs?x=b"
+    assert redact("postgresql://jl:se/cr@db/jobs") == "postgresql://***@db/jobs"
+
+
+MALFORMED = [
+    "postgresql://jl:se/cr_zz9@127.0.0.1:1/jl",
+    "postgresql://jl:p@ss_zz9@127.0.0.1:1/jl",
+    "postgresql://jl:se?cr_zz9@127.0.0.1:1/jl",
+    "postgresql://jl:se#cr_zz9@127.0.0.1:1/jl",
+]
+
+
+@pytest.mark.parametrize("url", MALFORMED)
+def test_malformed_user_information_is_refused_without_echoing_it(url: str) -> None:
+    with pytest.raises(ConfigurationError, match="percent-encode") as raised:
+        Tracker.open(url)
+    assert_user_information_hidden(url, "".join(traceback.format_exception(raised.value)))
+
+
+def assert_user_information_hidden(url: str, shown: str) -> None:
+    """No piece of the password in `url` (each holds `zz9`) appears in `shown`."""
+    password = url.split("//")[1].rpartition("@")[0].partition(":")[2]
+    for piece in (password, password[:4], password[3:], "zz9"):
+        assert piece not in shown, (piece, shown)
+
+
+def test_a_one_letter_password_hides_nothing_else() -> None:
+    with pytest.raises(StoreError) as raised:
+        Tracker.open("postgresql://app:o@127.0.0.1:9/jobs?connect_timeout=2")
+    assert "to PostgreSQL database 'jobs' on host '127.0.0.1' port 9" in str(raised.value)
+    assert "Connection refused" in str(raised.value)
 
 
 def test_environment_variable_then_default(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -24,12 +24,15 @@ from eventsourcing.persistence import (
     Tracking,
     TrackingRecorder,
 )
-from eventsourcing.utils import Environment, EnvType
+from eventsourcing.utils import Environment, EnvType, strtobool
 
+from ...application.local_view import LocalStatusView
 from ...application.ports import MultiStreamRecorder, PrunableRecorder, StatusView
 from ..shared import LocalSubscription, Wakeups, first_position, recorder_class
 from .prune import delete_streams, recover
 from .store import FileStore
+from .url import DIRECTORY
+from .url import environment_for as environment_for
 from .view import FileStatusView, view_path
 
 POLL_INTERVAL = 0.05
@@ -134,10 +137,12 @@ class FileFactory(InfrastructureFactory[FileTrackingRecorder]):
     """Builds file recorders on the directory named by `JOBLEDGER_FILE_DIR`.
 
     Events and tracking records live in `<dir>/events`, snapshots in `<dir>/snapshots`; each
-    is created on first use.
+    is created on first use, unless `CREATE_TABLE=no`: then a missing store is refused and
+    opening an existing one writes nothing (so a read-only store can be read).
     """
 
-    DIRECTORY = "JOBLEDGER_FILE_DIR"
+    DIRECTORY = DIRECTORY
+    CREATE_TABLE = "CREATE_TABLE"
 
     def __init__(self, env: Environment | EnvType | None) -> None:
         super().__init__(env)
@@ -153,8 +158,10 @@ class FileFactory(InfrastructureFactory[FileTrackingRecorder]):
         name = purpose if purpose.isidentifier() and purpose.isascii() else purpose.encode().hex()
         path = os.path.join(os.path.abspath(directory), name)
         if path not in self._stores:
-            store = FileStore(path)
-            recover(store)
+            create = strtobool(self.env.get(self.CREATE_TABLE) or "yes")
+            store = FileStore(path, create=create)
+            if create or store.unfinished():
+                recover(store)
             self._stores[path] = store
         return self._stores[path]
 
@@ -175,5 +182,16 @@ class FileFactory(InfrastructureFactory[FileTrackingRecorder]):
         return FileProcessRecorder(self.store())
 
     def status_view(self) -> StatusView:
-        """This host's persistent status view, in `<dir>/views/<host>.sqlite3`."""
-        return FileStatusView(view_path(os.path.dirname(self.store().root)))
+        """This host's persistent status view, in `<dir>/views/<host>.sqlite3`; in this process
+        if that cannot be written (a read-only directory or mount)."""
+        path = view_path(os.path.dirname(self.store().root))
+        if not _writable(path):
+            return LocalStatusView()
+        return FileStatusView(path)
+
+
+def _writable(path: str) -> bool:
+    """Whether `path`, or the nearest directory that exists on the way to it, is writable."""
+    while not os.path.lexists(path) and os.path.dirname(path) != path:
+        path = os.path.dirname(path)
+    return os.access(path, os.W_OK)

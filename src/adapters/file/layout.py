@@ -8,34 +8,48 @@ import secrets
 
 from eventsourcing.persistence import DataError
 
+from ..shared import NoSuchStore
 from .format import FORMAT_TEXT, check_format
 from .io import fsync_dir, leftover_temp, make_dir, write_durable
 
 SUBDIRECTORIES = ("feed", "streams", "tracking", "tmp", "trash")
 
 
-def open_layout(root: str) -> None:
+def open_layout(root: str, *, create: bool = True) -> None:
     """Create the store at `root` on first use, else check its format; clean dead temp files.
+    With `create=False` write nothing: a missing store raises `NoSuchStore`.
 
     Raises `DataError` for a store of a newer format, a damaged layout, or a non-empty
     directory that is not a store.
     """
+    format_path = os.path.join(root, "FORMAT")
+    if not create:
+        if not os.path.lexists(format_path):
+            raise NoSuchStore(
+                f"no jobledger file store in {os.path.dirname(root)} ({format_path} is missing):"
+                " check the path, or create a job there (`jobledger create`) to start one"
+            )
+        _check(root, format_path)
+        return
     if not os.path.isdir(root):
         os.makedirs(root, exist_ok=True)
         fsync_dir(os.path.dirname(root))
-    format_path = os.path.join(root, "FORMAT")
     if not os.path.lexists(format_path):
         _create(root, format_path)
-    with open(format_path, encoding="utf-8", errors="replace") as file:
-        check_format(file.read(4096), format_path)
-    for name in SUBDIRECTORIES:
-        if not os.path.isdir(os.path.join(root, name)):
-            raise DataError(f"damaged file store {root}: directory {name}/ is missing")
+    _check(root, format_path)
     tmp = os.path.join(root, "tmp")
     for name in os.listdir(tmp):
         if leftover_temp(name):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(os.path.join(tmp, name))
+
+
+def _check(root: str, format_path: str) -> None:
+    with open(format_path, encoding="utf-8", errors="replace") as file:
+        check_format(file.read(4096), format_path)
+    for name in SUBDIRECTORIES:
+        if not os.path.isdir(os.path.join(root, name)):
+            raise DataError(f"damaged file store {root}: directory {name}/ is missing")
 
 
 def _create(root: str, format_path: str) -> None:

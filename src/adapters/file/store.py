@@ -26,6 +26,7 @@ from .feed import Feed
 from .format import Batch, encode_batch, stream_key, tracking_key
 from .index import Marker, list_markers
 from .io import (
+    StoreLock,
     fsync_dir,
     make_dir,
     read_batch,
@@ -64,9 +65,10 @@ class FileStore:
 
     A commit writes and fsyncs its batch first, then holds the store's fcntl lock only to
     check versions, claim the next feed position and link names into place; reads take no lock.
+    With `create=False` a missing store is refused and opening writes nothing.
     """
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, *, create: bool = True) -> None:
         self.root = os.path.abspath(root)
         self.streams, self.tracking, self.tmp = (
             os.path.join(self.root, name) for name in ("streams", "tracking", "tmp")
@@ -74,8 +76,16 @@ class FileStore:
         self.pending = os.path.join(self.root, "pending")
         self.feed = Feed(self.root)
         with translated(self.root):
-            open_layout(self.root)
-            self.lock = store_lock(os.path.join(self.root, "lock"))
+            open_layout(self.root, create=create)
+
+    @property
+    def lock(self) -> StoreLock:
+        """The store's lock, its file opened (or created) on first use: reads need none."""
+        return store_lock(os.path.join(self.root, "lock"))
+
+    def unfinished(self) -> bool:
+        """Whether a crashed process left a commit or a deletion for `recover()` to finish."""
+        return any(os.path.lexists(os.path.join(self.root, n)) for n in ("pending", "prune"))
 
     def stream_dir(self, key: str) -> str:
         """The directory of markers of the stream with `key`."""

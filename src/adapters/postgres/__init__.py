@@ -7,7 +7,11 @@ readers of the feed never skip a position that commits later (see feed.py).
 
 from __future__ import annotations
 
+from importlib.util import find_spec
 from typing import TypeVar
+
+if find_spec("psycopg") is None or find_spec("psycopg_pool") is None:
+    raise ImportError("the PostgreSQL store needs psycopg: pip install 'jobledger[postgres]'")
 
 from eventsourcing.persistence import (
     AggregateRecorder,
@@ -25,7 +29,8 @@ from .recorders import (
     PostgresApplicationRecorder,
     PostgresRecorder,
 )
-from .settings import PostgresConfigurationError, PostgresSettings
+from .settings import URL_KEY, PostgresConfigurationError, PostgresSettings
+from .settings import environment_for as environment_for
 from .tracking import PostgresProcessRecorder, PostgresTrackingRecorder
 from .view import PostgresStatusView
 
@@ -47,10 +52,10 @@ class PostgresFactory(InfrastructureFactory[PostgresTrackingRecorder]):
 
     `JOBLEDGER_POSTGRES_URL` is a libpq URI; the store's own query keys `pool_size`
     (default 5) and `pool_timeout` (seconds, default 30) are removed before libpq sees it.
-    `CREATE_TABLE=no` skips creating tables (and the schema version check).
+    `CREATE_TABLE=no` creates no tables: the store's tables must exist.
     """
 
-    POSTGRES_URL = "JOBLEDGER_POSTGRES_URL"
+    POSTGRES_URL = URL_KEY
     CREATE_TABLE = "CREATE_TABLE"
 
     def __init__(self, env: Environment | EnvType | None) -> None:
@@ -112,6 +117,5 @@ class PostgresFactory(InfrastructureFactory[PostgresTrackingRecorder]):
         return f"{self.env.name.lower() or 'notification'}_tracking"
 
     def _created(self, recorder: R) -> R:
-        if strtobool(self.env.get(self.CREATE_TABLE) or "yes"):
-            recorder.create_table()
+        recorder.create_table(create=strtobool(self.env.get(self.CREATE_TABLE) or "yes"))
         return recorder

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.resources import files
-from typing import TypeVar, cast
+from typing import TypeVar
 
 import psycopg
 import psycopg_pool
@@ -35,12 +35,14 @@ from psycopg import pq, sql
 from psycopg.errors import error_from_result
 from psycopg.rows import TupleRow
 
+from ..shared import NoSuchStore, pass_logs_on
 from .settings import PostgresConfigurationError, PostgresSettings
 
 T = TypeVar("T")
 
 SCHEMA_VERSION = 1
 """Version of the tables this release writes; a database marked newer is refused."""
+_SCHEMA_TABLE = "jobledger_schema"
 
 _PERSISTENCE_ERRORS: tuple[tuple[type[psycopg.Error], type[PersistenceError]], ...] = (
     (psycopg.IntegrityError, IntegrityError),
@@ -92,6 +94,7 @@ class PostgresDatastore:
     def __init__(self, settings: PostgresSettings) -> None:
         self.settings = settings
         self.statements = load_statements()
+        pass_logs_on("psycopg.pool", "jobledger.postgres")
         self._open_lock = threading.Lock()
         self._opened = False
         self._schema_checked = False
@@ -179,7 +182,7 @@ class PostgresDatastore:
 
     def translate(self, error: psycopg.Error) -> PersistenceError:
         """Map a psycopg error to the eventsourcing error of the same meaning."""
-        message = self.settings.redact(str(error))
+        message = str(error)  # The password is never in the conninfo that libpq parses.
         for psycopg_class, persistence_class in _PERSISTENCE_ERRORS:
             if isinstance(error, psycopg_class):
                 if persistence_class in (OperationalError, InterfaceError):
@@ -187,36 +190,67 @@ class PostgresDatastore:
                 return persistence_class(message)
         return PersistenceError(message)
 
-    def create(self, ddl: list[tuple[str, bytes]]) -> None:
-        """Create the schema version row, the functions, and the tables of `ddl` that are
-        missing: each item is a relation and the statement that creates it (and others).
+    def create(self, ddl: list[tuple[str, bytes]], *, create: bool = True) -> None:
+        """Make sure the schema version row, the functions and the tables of `ddl` exist:
+        each item is a relation and the statement that creates it (and others).
 
-        Runs under a transaction-scoped advisory lock, so processes starting at once do not
-        race, and runs a statement only if its relation is missing: DDL on a table in use
-        would queue behind, and can deadlock with, writes in flight. Raises
-        `UnsupportedSchemaVersion` if a newer release wrote the database.
+        Looks first, so a role without CREATE on the schema can use tables made ahead; with
+        `create=False` a missing table raises `NoSuchStore`. Creates under a transaction-scoped
+        advisory lock, so processes starting at once do not race, and runs a statement only if
+        its relation is missing: DDL on a table in use would queue behind, and can deadlock
+        with, writes in flight. Raises `UnsupportedSchemaVersion` if a newer release wrote
+        the database.
         """
+        with self.connection() as conn:
+            relations = [_SCHEMA_TABLE, *(relation for relation, _ in ddl)]
+            missing = [r for r in relations if not self._exists(conn, r)]
+            if not missing:
+                if not self._schema_checked:
+                    self._check_version(conn)
+                self._schema_checked = True
+                return
+        if not create:
+            raise NoSuchStore(
+                f"no jobledger tables ({', '.join(missing)}) in PostgreSQL {self.settings.where}:"
+                " create them with `jobledger init` (see docs/adapters.md)"
+            )
         with self.connection() as conn, conn.transaction():
-            conn.execute(self.statements["lock_schema"])
-            if not self._schema_checked:
-                conn.execute(self.statements["create_schema_table"])
-                row = conn.execute(self.statements["select_schema_version"]).fetchone()
-                if row is None:
-                    conn.execute(self.statements["create_functions"])
-                    version = {"version": SCHEMA_VERSION}
-                    conn.execute(self.statements["insert_schema_version"], version)
-                elif int(str(row[0])) > SCHEMA_VERSION:
-                    msg = (
-                        f"PostgreSQL {self.settings.where} holds jobledger schema version "
-                        f"{row[0]}, newer than version {SCHEMA_VERSION} supported by this "
-                        "release: upgrade jobledger to use it"
-                    )
-                    raise UnsupportedSchemaVersion(msg)
-            for relation, statement in ddl:
-                exists = conn.execute(self.statements["relation_exists"], {"name": relation})
-                if not cast("tuple[bool]", exists.fetchone())[0]:
-                    conn.execute(statement)
+            try:
+                self._create(conn, ddl)
+            except psycopg.errors.InsufficientPrivilege as error:
+                raise ProgrammingError(
+                    f"PostgreSQL {self.settings.where}: {str(error).strip()}: creating jobledger's"
+                    " tables needs the CREATE privilege on the schema; run `jobledger init` as a"
+                    " role that has it, or GRANT CREATE ON SCHEMA to this role"
+                ) from None
         self._schema_checked = True
+
+    def _create(self, conn: psycopg.Connection[TupleRow], ddl: list[tuple[str, bytes]]) -> None:
+        conn.execute(self.statements["lock_schema"])
+        if not self._exists(conn, _SCHEMA_TABLE):
+            conn.execute(self.statements["create_schema_table"])
+        if not self._schema_checked and self._check_version(conn) is None:
+            conn.execute(self.statements["create_functions"])
+            conn.execute(self.statements["insert_schema_version"], {"version": SCHEMA_VERSION})
+        for relation, statement in ddl:
+            if not self._exists(conn, relation):
+                conn.execute(statement)
+
+    def _exists(self, conn: psycopg.Connection[TupleRow], relation: str) -> bool:
+        row = conn.execute(self.statements["relation_exists"], {"name": relation}).fetchone()
+        return bool(row and row[0])
+
+    def _check_version(self, conn: psycopg.Connection[TupleRow]) -> int | None:
+        """The schema version the database holds, if any; refuses one newer than this."""
+        row = conn.execute(self.statements["select_schema_version"]).fetchone()
+        if row is not None and int(str(row[0])) > SCHEMA_VERSION:
+            msg = (
+                f"PostgreSQL {self.settings.where} holds jobledger schema version {row[0]}, "
+                f"newer than version {SCHEMA_VERSION} supported by this release: upgrade "
+                "jobledger to use it"
+            )
+            raise UnsupportedSchemaVersion(msg)
+        return None if row is None else int(str(row[0]))
 
     def close(self) -> None:
         """Close the pool, every connection in it and the write connection."""
@@ -252,7 +286,7 @@ class PostgresDatastore:
             conn = psycopg.connect(self.settings.conninfo)
             _configure(conn)
         except psycopg.Error as error:
-            reason = self.settings.redact(str(error)) or type(error).__name__
+            reason = str(error) or type(error).__name__
             raise OperationalError(self._cannot_connect(reason)) from None
         return conn
 

@@ -48,9 +48,10 @@ class PostgresRecorder:
         and its companions in one transaction."""
         return []
 
-    def create_table(self) -> None:
-        """Create the tables if they do not exist (safe when processes start at once)."""
-        self.datastore.create(self.ddl())
+    def create_table(self, *, create: bool = True) -> None:
+        """Create the tables if they do not exist (safe when processes start at once); with
+        `create=False` only check that they do."""
+        self.datastore.create(self.ddl(), create=create)
 
 
 class PostgresAggregateRecorder(PostgresRecorder, AggregateRecorder):

@@ -1,5 +1,5 @@
-"""The PostgreSQL store's URL: what libpq gets, the store's own settings, and the password
-that no message may show."""
+"""The PostgreSQL store's URL: what libpq gets and the store's own settings. The password is
+taken out of the URL before anything parses the rest, so no parser's message can quote it."""
 
 from __future__ import annotations
 
@@ -7,19 +7,33 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from eventsourcing.persistence import InfrastructureFactoryError
-from psycopg.conninfo import conninfo_to_dict
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from ...application.stores import userinfo
+from ...domain.errors import ConfigurationError
 
 T = TypeVar("T")
 
+URL_KEY = "JOBLEDGER_POSTGRES_URL"
 _URL_SETTINGS = {"pool_size": 5, "pool_timeout": 30.0}
+_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 class PostgresConfigurationError(InfrastructureFactoryError, ValueError):
     """The store URL is missing or malformed, or one of its settings is invalid."""
+
+
+def environment_for(url: str) -> dict[str, str]:
+    """The settings selecting the PostgreSQL store at `url`, checked now."""
+    try:
+        PostgresSettings.from_url(url)
+    except PostgresConfigurationError as error:
+        raise ConfigurationError(str(error)) from None
+    return {URL_KEY: url}
 
 
 @dataclass(frozen=True)
@@ -29,13 +43,12 @@ class PostgresSettings:
     conninfo: str = field(repr=False)
     pool_size: int
     pool_timeout: float
-    password: str = field(repr=False)
     where: str
 
     @classmethod
     def from_url(cls, url: str) -> PostgresSettings:
         """Parse `postgresql://...?pool_size=N&pool_timeout=S&<libpq parameters>`."""
-        password = _password_in(url)
+        url, password = _without_password(url)
         try:
             parts = urlsplit(url)
         except ValueError as error:  # Its message does not repeat the URL.
@@ -55,7 +68,7 @@ class PostgresSettings:
         try:
             params = conninfo_to_dict(conninfo)
         except psycopg.Error as error:
-            reason = _redacted(str(error).strip(), password)  # libpq may quote the password.
+            reason = str(error).strip()
             raise PostgresConfigurationError(f"malformed PostgreSQL store URL: {reason}") from None
         where = "database {!r} on host {!r} port {} as user {!r}".format(
             params.get("dbname", "(default)"),
@@ -63,11 +76,25 @@ class PostgresSettings:
             params.get("port", 5432),
             params.get("user", "(default)"),
         )
-        return cls(conninfo, pool_size, pool_timeout, str(params.get("password") or ""), where)
+        if password is not None:
+            conninfo = make_conninfo(conninfo, password=password)
+        return cls(conninfo, pool_size, pool_timeout, where)
 
-    def redact(self, text: str) -> str:
-        """Return `text` with the password, plain or percent-encoded, replaced by `***`."""
-        return _redacted(text, self.password)
+
+def _without_password(url: str) -> tuple[str, str | None]:
+    """`url` without the password of its user information, and that password, decoded."""
+    try:
+        info = userinfo(url)
+    except ConfigurationError as error:
+        raise PostgresConfigurationError(str(error)) from None
+    if info is None or ":" not in info:
+        return url, None
+    user, _, password = info.partition(":")
+    if _BAD_PERCENT.search(password):
+        msg = "malformed PostgreSQL store URL: the password holds an invalid percent-encoding"
+        raise PostgresConfigurationError(msg)
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{user}@{rest.rpartition('@')[2]}", unquote(password)
 
 
 def _setting(given: Mapping[str, str], key: str, kind: Callable[[str], T], what: str) -> T:
@@ -77,17 +104,3 @@ def _setting(given: Mapping[str, str], key: str, kind: Callable[[str], T], what:
     except ValueError:
         msg = f"{key} in the PostgreSQL store URL must be {what}, got {given[key]!r}"
         raise PostgresConfigurationError(msg) from None
-
-
-def _password_in(url: str) -> str:
-    """The password of a URL's user information, as written (percent-encoded), or ''."""
-    found = re.match(r"[^:/]*://[^/@:]*:([^/@]*)@", url)
-    return found.group(1) if found else ""
-
-
-def _redacted(text: str, password: str) -> str:
-    """`text` with `password`, plain or percent-encoded, replaced by `***`."""
-    secrets = {password, quote(password, safe=""), unquote(password)} - {""}
-    for secret in sorted(secrets, key=len, reverse=True):  # A longer form may hold a shorter.
-        text = text.replace(secret, "***")
-    return text
