@@ -27,7 +27,7 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import Environment, EnvType
 
 from ...application.ports import MultiStreamRecorder, PrunableRecorder, StatusView
-from ..shared import LocalSubscription, Wakeups, first_position, recorder_class
+from ..shared import Lifetime, LocalSubscription, Wakeups, first_position, recorder_class
 from .prune import delete_streams, recover
 from .store import FileStore
 from .view import FileStatusView, view_path
@@ -45,6 +45,7 @@ class FileAggregateRecorder(AggregateRecorder):
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
+        self.store.lifetime.check()
         self.store.commit(stored_events, None)
         return None
 
@@ -57,6 +58,7 @@ class FileAggregateRecorder(AggregateRecorder):
         desc: bool = False,
         limit: int | None = None,
     ) -> Sequence[StoredEvent]:
+        self.store.lifetime.check()
         return [event for _, event in self.store.events(originator_id, gt, lte, desc, limit)]
 
 
@@ -74,6 +76,7 @@ class FileApplicationRecorder(
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
+        self.store.lifetime.check()
         tracking = kwargs.get("tracking") if self.records_tracking else None
         positions = self.store.commit(stored_events, tracking)
         self._wakeups.wake_all()
@@ -88,10 +91,12 @@ class FileApplicationRecorder(
         *,
         inclusive_of_start: bool = True,
     ) -> Sequence[Notification]:
+        self.store.lifetime.check()
         first = first_position(start, inclusive_of_start)
         return self.store.feed.notifications(first, limit, stop, topics)
 
     def select_streams(self, originator_ids: Sequence[UUID]) -> Sequence[Notification]:
+        self.store.lifetime.check()
         # Streams are read one after another, lock-free: keep only what had committed when
         # the read began, so that the result is the same as reading the feed up to there.
         end = self.store.feed.next_position()
@@ -100,14 +105,17 @@ class FileApplicationRecorder(
 
     def max_notification_id(self) -> int | None:
         """The highest position assigned so far (it may belong to a deleted event)."""
+        self.store.lifetime.check()
         return self.store.feed.next_position() - 1 or None
 
     def subscribe(
         self, gt: int | None = None, topics: Sequence[str] = ()
     ) -> Subscription[ApplicationRecorder]:
+        self.store.lifetime.check()
         return LocalSubscription(self, self._wakeups, gt=gt, topics=topics, poll=POLL_INTERVAL)
 
     def delete_streams(self, originator_ids: Sequence[UUID]) -> None:
+        self.store.lifetime.check()
         delete_streams(self.store, originator_ids)
 
 
@@ -118,9 +126,11 @@ class FileTrackingRecorder(TrackingRecorder):
         self.store = store
 
     def insert_tracking(self, tracking: Tracking) -> None:
+        self.store.lifetime.check()
         self.store.commit((), tracking)
 
     def max_tracking_id(self, application_name: str) -> int | None:
+        self.store.lifetime.check()
         return self.store.max_tracking_id(application_name)
 
 
@@ -134,7 +144,7 @@ class FileFactory(InfrastructureFactory[FileTrackingRecorder]):
     """Builds file recorders on the directory named by `JOBLEDGER_FILE_DIR`.
 
     Events and tracking records live in `<dir>/events`, snapshots in `<dir>/snapshots`; each
-    is created on first use.
+    is created on first use. Once the factory is closed, everything it built refuses use.
     """
 
     DIRECTORY = "JOBLEDGER_FILE_DIR"
@@ -142,6 +152,7 @@ class FileFactory(InfrastructureFactory[FileTrackingRecorder]):
     def __init__(self, env: Environment | EnvType | None) -> None:
         super().__init__(env)
         self._stores: dict[str, FileStore] = {}
+        self._lifetime = Lifetime(f"the file store {self.env.get(self.DIRECTORY) or ''}".strip())
 
     def store(self, purpose: str = "events") -> FileStore:
         """The (shared, recovered) store for `purpose`: "events" or "snapshots"."""
@@ -152,8 +163,9 @@ class FileFactory(InfrastructureFactory[FileTrackingRecorder]):
             )
         name = purpose if purpose.isidentifier() and purpose.isascii() else purpose.encode().hex()
         path = os.path.join(os.path.abspath(directory), name)
+        self._lifetime.check()
         if path not in self._stores:
-            store = FileStore(path)
+            store = FileStore(path, self._lifetime)
             recover(store)
             self._stores[path] = store
         return self._stores[path]
@@ -176,4 +188,8 @@ class FileFactory(InfrastructureFactory[FileTrackingRecorder]):
 
     def status_view(self) -> StatusView:
         """This host's persistent status view, in `<dir>/views/<host>.sqlite3`."""
-        return FileStatusView(view_path(os.path.dirname(self.store().root)))
+        return FileStatusView(view_path(os.path.dirname(self.store().root)), self._lifetime)
+
+    def close(self) -> None:
+        """Make every recorder and view built here refuse use."""
+        self._lifetime.close()
