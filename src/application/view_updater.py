@@ -81,7 +81,7 @@ class ViewUpdater:
     def _apply(self, batch: Sequence[tuple[int, JobEvent]]) -> dict[UUID, _Draft]:
         drafts = self._load(batch)
         for _, event in batch:
-            draft = drafts[_job_of(event)]
+            draft = drafts[job_of(event)]
             if draft.tally is None and not isinstance(event, JobCreated):
                 logger.debug("skipping event %r of an unknown (pruned?) job", event)
                 continue
@@ -101,7 +101,7 @@ class ViewUpdater:
         created: dict[UUID, int] = {}
         reported: dict[UUID, set[str]] = {}
         for position, event in batch:
-            job_id = _job_of(event)
+            job_id = job_of(event)
             created.setdefault(job_id, position)
             names = reported.setdefault(job_id, set())
             if isinstance(event, StatusReported):
@@ -150,7 +150,8 @@ class ViewUpdater:
         return jobs, components
 
 
-def _job_of(event: JobEvent) -> UUID:
+def job_of(event: JobEvent) -> UUID:
+    """The id of the job an event belongs to."""
     return event.job_id if isinstance(event, StatusReported) else event.originator_id
 
 

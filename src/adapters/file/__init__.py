@@ -26,8 +26,15 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import Environment, EnvType
 
-from ...application.ports import MultiStreamRecorder, PrunableRecorder, StatusView
+from ...application.ports import (
+    CheckableRecorder,
+    DamagedRecord,
+    MultiStreamRecorder,
+    PrunableRecorder,
+    StatusView,
+)
 from ..shared import Lifetime, LocalSubscription, Wakeups, first_position, recorder_class
+from .check import damaged, quarantine
 from .prune import delete_streams, recover
 from .store import FileStore
 from .view import FileStatusView, view_path
@@ -63,7 +70,11 @@ class FileAggregateRecorder(AggregateRecorder):
 
 
 class FileApplicationRecorder(
-    FileAggregateRecorder, ApplicationRecorder, PrunableRecorder, MultiStreamRecorder
+    FileAggregateRecorder,
+    ApplicationRecorder,
+    PrunableRecorder,
+    MultiStreamRecorder,
+    CheckableRecorder,
 ):
     """Adds the notification feed: one gap-free global order over every stream."""
 
@@ -117,6 +128,14 @@ class FileApplicationRecorder(
     def delete_streams(self, originator_ids: Sequence[UUID]) -> None:
         self.store.lifetime.check()
         delete_streams(self.store, originator_ids)
+
+    def damaged(self) -> list[DamagedRecord]:
+        self.store.lifetime.check()
+        return damaged(self.store)
+
+    def quarantine(self, records: Sequence[DamagedRecord]) -> None:
+        self.store.lifetime.check()
+        quarantine(self.store, records)
 
 
 class FileTrackingRecorder(TrackingRecorder):
