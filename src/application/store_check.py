@@ -9,12 +9,15 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict
 
 from ..domain.errors import StoreError
-from ..domain.events import JobCreated, JobEvent
+from ..domain.events import JobCreated, JobEvent, component_stream_id
 from .ledger import Ledger, guarded, store_errors
 from .local_view import LocalStatusView
 from .ports import CheckableRecorder, Clock, DamagedRecord, StatusView
-from .view_check import rebuild_view
+from .view_check import job_rows, rebuild_view
 from .view_updater import ViewUpdater, job_of
+
+_ALL = 1 << 62
+_PAGE = 10_000
 
 
 class Damage(BaseModel):
@@ -68,13 +71,18 @@ def check_store(ledger: Ledger, view: StatusView, clock: Clock, *, repair: bool)
 
 
 def _damage(ledger: Ledger, view: StatusView, record: DamagedRecord) -> Damage:
-    jobs = {_job(ledger, view, *versions) for versions in record.streams}
+    told = {
+        stream: _job(ledger, view, stream, first, last) for stream, first, last in record.streams
+    }
+    untold = {s for s, job in told.items() if job is None and isinstance(s, UUID)}
+    if untold:
+        told |= _from_view(view, untold)
     return Damage(
         location=record.location,
         position=record.position,
         reason=record.reason,
-        streams=tuple(str(stream) for stream, _, _ in record.streams),
-        job_ids=tuple(sorted(j for j in jobs if j is not None)),
+        streams=tuple(str(stream) for stream in told),
+        job_ids=tuple(sorted({j for j in told.values() if j is not None})),
     )
 
 
@@ -95,6 +103,20 @@ def _job(
         if events:
             return job_of(events[0])
     return stream if view.load(stream, ())[0] is not None else None
+
+
+def _from_view(view: StatusView, streams: set[UUID]) -> dict[UUID | str, UUID | None]:
+    """The jobs of component streams, found by scanning the view's component rows."""
+    found: dict[UUID | str, UUID | None] = {}
+    for row in job_rows(view, before=_ALL):
+        job_id, after = row.tally.job_id, -1
+        while rows := view.components(job_id, after=after, limit=_PAGE):
+            ids = {component_stream_id(job_id, r.status.name) for r in rows}
+            found.update(dict.fromkeys(ids & streams, job_id))
+            after = rows[-1].ordinal
+        if len(found) == len(streams):
+            break
+    return found
 
 
 def _readable(ledger: Ledger, job_id: UUID) -> bool:

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import click
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 
+from ..application.store_check import check_store
 from ..application.stores import STORE_VARIABLE, redact, resolve_store_url
 from ..application.tracker import Tracker
 from ..domain.errors import InvalidInput, JobledgerError
@@ -337,6 +338,37 @@ def demo(context: click.Context, workers: int) -> None:
     """Play the original example: 10 downloads, 100 resizes, then one notification."""
     final = run_demo(context.obj["store"], workers=workers, console=out.console())
     context.exit(WATCH_EXITS[final.overall])
+
+
+EXIT_DAMAGED = 5
+"""`check` found damaged records and did not repair them."""
+
+
+@cli.command()
+@click.option("--repair", is_flag=True, help="Quarantine damaged records, rebuild the view.")
+@json_option
+@click.pass_context
+def check(context: click.Context, repair: bool, as_json: bool) -> None:
+    """Look for records the store cannot read; exit 5 if some were found and not repaired."""
+    tracker = _open(context)
+    result = check_store(tracker.ledger, tracker.view, lambda: datetime.now(UTC), repair=repair)
+    if as_json:
+        click.echo(result.model_dump_json())
+    else:
+        for damage in result.damaged:
+            jobs = ", ".join(str(j) for j in damage.job_ids) or "cannot be told"
+            click.echo(f"damaged record {damage.location!r} (jobs: {jobs}): {damage.reason!r}")
+        for job_id in result.lost_jobs:
+            click.echo(f"job {job_id} is lost: its creation was in a quarantined record")
+        count = len(result.damaged)
+        if not count:
+            click.echo("no damaged records")
+        elif result.repaired:
+            click.echo(f"{count} damaged record(s) quarantined; the status view was rebuilt")
+        else:
+            click.echo(f"{count} damaged record(s): `jobledger check --repair` sets them aside")
+    if result.damaged and not result.repaired:
+        context.exit(EXIT_DAMAGED)
 
 
 def main(argv: Iterable[str] | None = None) -> int:

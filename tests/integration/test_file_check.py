@@ -3,6 +3,7 @@ with its job, and its repair quarantines it and keeps every healthy job readable
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from uuid import UUID
 
@@ -11,6 +12,7 @@ import pytest
 from jobledger import JobNotFound, Status, StoreError, Tracker
 from jobledger.adapters.file.feed import BUCKET
 from jobledger.application.store_check import check_store
+from jobledger.entrypoints.cli import EXIT_DAMAGED, EXIT_ERROR, main
 from jobledger.testing.clock import FrozenClock
 
 
@@ -84,3 +86,29 @@ def test_a_store_without_damage_checks_clean(store: Path) -> None:
         result = check_store(tracker.ledger, tracker.view, FrozenClock(), repair=True)
         assert (result.damaged, result.repaired, result.lost_jobs) == ((), False, ())
         assert isinstance(tracker.status(job).job_id, UUID)
+
+
+def test_the_check_command_exits_5_on_damage_and_0_once_repaired(
+    store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def run(*args: str) -> tuple[int, str]:
+        code = main(["--store", f"file://{store}", *args])
+        return code, capsys.readouterr().out
+
+    with Tracker.open(f"file://{store}") as tracker:
+        job = tracker.create_job(["a"])
+        tracker.create_job(["b"])
+        position = tracker.start(job, "a").position
+        tracker.jobs()
+    assert position is not None
+    assert run("check") == (0, "no damaged records\n")
+    tear(record(store, position))
+    code, out = run("check", "--json")
+    assert code == EXIT_DAMAGED
+    [damage] = json.loads(out)["damaged"]
+    assert (damage["position"], damage["job_ids"]) == (position, [str(job)])
+    assert run("history", str(job))[0] == EXIT_ERROR
+    code, out = run("check", "--repair")
+    assert (code, "1 damaged record(s) quarantined" in out) == (0, True)
+    assert run("history", str(job), "--json") == (0, "[]\n")
+    assert run("check") == (0, "no damaged records\n")
