@@ -15,6 +15,7 @@ from .application.results import (
     StatusEvent,
     ViewCheck,
 )
+from .application.store_check import Damage, StoreCheck
 from .application.tracker import Tracker
 from .domain.component import ComponentStatus
 from .domain.errors import (
@@ -36,6 +37,7 @@ __all__ = [
     "ComponentPage",
     "ComponentStatus",
     "ConfigurationError",
+    "Damage",
     "Drift",
     "FinishedJob",
     "InvalidInput",
@@ -53,6 +55,7 @@ __all__ = [
     "StaleComponent",
     "Status",
     "StatusEvent",
+    "StoreCheck",
     "StoreError",
     "Tracker",
     "UnknownComponent",

@@ -24,12 +24,22 @@ from eventsourcing.persistence import (
     Tracking,
     TrackingRecorder,
 )
+from eventsourcing.utils import Environment, EnvType
 
 from ..application.local_view import LocalStatusView
 from ..application.ports import MultiStreamRecorder, PrunableRecorder, StatusView
 from ..application.stores import redact
 from ..domain.errors import ConfigurationError
-from .shared import LocalSubscription, Wakeups, check_tracking, first_position, recorder_class
+from .shared import (
+    Lifetime,
+    LocalSubscription,
+    Wakeups,
+    check_tracking,
+    first_position,
+    recorder_class,
+)
+
+_NAME = "the memory store"
 
 
 def environment_for(url: str) -> dict[str, str]:
@@ -42,11 +52,13 @@ def environment_for(url: str) -> dict[str, str]:
 class MemoryTrackingRecorder(TrackingRecorder):
     """Tracking records in a dict: the highest notification id processed per upstream."""
 
-    def __init__(self) -> None:
+    def __init__(self, lifetime: Lifetime | None = None) -> None:
         self._lock = RLock()
+        self._lifetime = lifetime or Lifetime(_NAME)
         self._max_tracking_ids: dict[str, int] = {}
 
     def insert_tracking(self, tracking: Tracking) -> None:
+        self._lifetime.check()
         with self._lock:
             self._check_tracking(tracking)
             self._max_tracking_ids[tracking.application_name] = tracking.notification_id
@@ -55,6 +67,7 @@ class MemoryTrackingRecorder(TrackingRecorder):
         check_tracking(tracking, self._max_tracking_ids.get(tracking.application_name))
 
     def max_tracking_id(self, application_name: str) -> int | None:
+        self._lifetime.check()
         with self._lock:
             return self._max_tracking_ids.get(application_name)
 
@@ -62,8 +75,9 @@ class MemoryTrackingRecorder(TrackingRecorder):
 class MemoryAggregateRecorder(AggregateRecorder):
     """Streams in memory, each event also given the next position of one feed."""
 
-    def __init__(self) -> None:
+    def __init__(self, lifetime: Lifetime | None = None) -> None:
         self._lock = RLock()
+        self._lifetime = lifetime or Lifetime(_NAME)
         self._events: dict[int, StoredEvent] = {}
         self._positions: list[int] = []
         self._streams: dict[str, dict[int, int]] = {}
@@ -76,6 +90,7 @@ class MemoryAggregateRecorder(AggregateRecorder):
         return None
 
     def _insert(self, stored_events: Sequence[StoredEvent]) -> list[int]:
+        self._lifetime.check()
         with self._lock:
             self._check_new(stored_events)
             positions = []
@@ -106,6 +121,7 @@ class MemoryAggregateRecorder(AggregateRecorder):
         desc: bool = False,
         limit: int | None = None,
     ) -> Sequence[StoredEvent]:
+        self._lifetime.check()
         with self._lock:
             stream = self._streams.get(str(originator_id), {})
             versions = [
@@ -121,8 +137,8 @@ class MemoryApplicationRecorder(
 ):
     """Streams and one feed in memory; feed positions are never reused after a deletion."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, lifetime: Lifetime | None = None) -> None:
+        super().__init__(lifetime)
         self._wakeups = Wakeups()
 
     def insert_events(
@@ -141,6 +157,7 @@ class MemoryApplicationRecorder(
         *,
         inclusive_of_start: bool = True,
     ) -> Sequence[Notification]:
+        self._lifetime.check()
         with self._lock:
             first = first_position(start, inclusive_of_start)
             end = len(self._positions) if stop is None else bisect_right(self._positions, stop)
@@ -155,21 +172,25 @@ class MemoryApplicationRecorder(
             return results
 
     def max_notification_id(self) -> int | None:
+        self._lifetime.check()
         with self._lock:
             return self._positions[-1] if self._positions else None
 
     def subscribe(
         self, gt: int | None = None, topics: Sequence[str] = ()
     ) -> Subscription[ApplicationRecorder]:
+        self._lifetime.check()
         return LocalSubscription(self, self._wakeups, gt=gt, topics=topics, poll=None)
 
     def select_streams(self, originator_ids: Sequence[UUID]) -> Sequence[Notification]:
+        self._lifetime.check()
         with self._lock:
             streams = [self._streams.get(str(i), {}) for i in originator_ids]
             positions = sorted({p for stream in streams for p in stream.values()})
             return [Notification(id=p, **vars(self._events[p])) for p in positions]
 
     def delete_streams(self, originator_ids: Sequence[UUID]) -> None:
+        self._lifetime.check()
         with self._lock:
             doomed: set[int] = set()
             for originator_id in originator_ids:
@@ -182,9 +203,9 @@ class MemoryApplicationRecorder(
 class MemoryProcessRecorder(MemoryApplicationRecorder, MemoryTrackingRecorder, ProcessRecorder):
     """Events and the tracking record of the notification that caused them, atomically."""
 
-    def __init__(self) -> None:
-        MemoryApplicationRecorder.__init__(self)
-        MemoryTrackingRecorder.__init__(self)
+    def __init__(self, lifetime: Lifetime | None = None) -> None:
+        MemoryApplicationRecorder.__init__(self, lifetime)
+        MemoryTrackingRecorder.__init__(self, self._lifetime)
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -200,23 +221,39 @@ class MemoryProcessRecorder(MemoryApplicationRecorder, MemoryTrackingRecorder, P
 
 
 class MemoryFactory(InfrastructureFactory[MemoryTrackingRecorder]):
-    """Builds the in-memory recorders; each call gives a new, empty database."""
+    """Builds the in-memory recorders; each call gives a new, empty database. Once the
+    factory is closed, everything it built refuses use."""
+
+    def __init__(self, env: Environment | EnvType | None) -> None:
+        super().__init__(env)
+        self._lifetime = Lifetime(_NAME)
+        self._views: list[LocalStatusView] = []
 
     def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
-        return MemoryAggregateRecorder()
+        return MemoryAggregateRecorder(self._lifetime)
 
     def application_recorder(self) -> ApplicationRecorder:
-        return MemoryApplicationRecorder()
+        return MemoryApplicationRecorder(self._lifetime)
 
     def tracking_recorder(
         self, tracking_recorder_class: type[MemoryTrackingRecorder] | None = None
     ) -> MemoryTrackingRecorder:
         key = self.TRACKING_RECORDER_TOPIC
-        return recorder_class(self.env, key, MemoryTrackingRecorder, tracking_recorder_class)()
+        chosen = recorder_class(self.env, key, MemoryTrackingRecorder, tracking_recorder_class)
+        return chosen(self._lifetime)
 
     def process_recorder(self) -> ProcessRecorder:
-        return MemoryProcessRecorder()
+        return MemoryProcessRecorder(self._lifetime)
 
     def status_view(self) -> StatusView:
         """The status view, in memory like everything else here."""
-        return LocalStatusView()
+        self._lifetime.check()
+        view = LocalStatusView(_NAME)
+        self._views.append(view)
+        return view
+
+    def close(self) -> None:
+        """Make every recorder and view built here refuse use."""
+        self._lifetime.close()
+        for view in self._views:
+            view.close()

@@ -1,6 +1,6 @@
 """What the stores share: choosing a recorder class from the environment, the rule every
-tracking record follows, where a feed selection starts, and the subscription every store's
-application recorder returns."""
+tracking record follows, where a feed selection starts, the subscription every store's
+application recorder returns, and refusing use after close."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from eventsourcing.persistence import (
     ApplicationRecorder,
     InfrastructureFactoryError,
     IntegrityError,
+    InterfaceError,
     ListenNotifySubscription,
     Tracking,
 )
@@ -66,6 +67,24 @@ def recorder_class(
     if not (isinstance(chosen, type) and issubclass(chosen, default)):
         raise InfrastructureFactoryError(f"{source} is {chosen!r}, not a {default.__qualname__}")
     return chosen
+
+
+class Lifetime:
+    """Whether a store is still open: its factory closes it, and its recorders and views call
+    `check()` before each use, so that every use after `close()` fails the same way."""
+
+    def __init__(self, store: str) -> None:
+        self.store = store
+        self.closed = False
+
+    def close(self) -> None:
+        """Refuse every later use; closing again does nothing."""
+        self.closed = True
+
+    def check(self) -> None:
+        """Raise eventsourcing's `InterfaceError`, naming the store, if it is closed."""
+        if self.closed:
+            raise InterfaceError(f"{self.store} is closed")
 
 
 def check_tracking(tracking: Tracking, recorded: int | None) -> None:

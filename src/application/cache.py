@@ -33,3 +33,8 @@ class BoundedCache(Generic[_K, _V]):
         """Forget `key` if present."""
         with self._lock:
             self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        """Forget every entry."""
+        with self._lock:
+            self._entries.clear()

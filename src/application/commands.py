@@ -149,6 +149,11 @@ class Commands:
         for name in job.components:
             self._known.discard((job.id, name))
 
+    def forget_all(self) -> None:
+        """Drop everything cached (after records were set aside)."""
+        self._jobs.clear()
+        self._known.clear()
+
     def _is_finished(self, job: Job) -> bool:
         """Whether the job has an outcome, folded from its own streams alone (its finish
         record may not be appended yet)."""

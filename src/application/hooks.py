@@ -83,6 +83,11 @@ class HookRunner:
             raise InvalidInput(f"a hook named {name!r} is already registered")
         self._hooks[name] = _Registration(name, frozenset(outcomes), function)
 
+    def prepare(self) -> None:
+        """Make the tracking table now rather than on the first run, and read it once."""
+        with store_errors():
+            self._tracking.max_tracking_id(TRACKING_NAME)
+
     def run_once(self) -> int:
         """Deliver what is due now; return how many hook calls were made."""
         with store_errors():

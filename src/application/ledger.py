@@ -3,22 +3,31 @@ translated into jobledger's."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import cast
 from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.domain import EventSourcingError
 from eventsourcing.persistence import InfrastructureFactoryError, IntegrityError
-from eventsourcing.utils import get_topic
+from eventsourcing.utils import TopicError, get_topic
 
 from ..domain.errors import ConfigurationError, StoreError
 from ..domain.events import Event, JobEvent, StatusReported, component_stream_id
 from ..domain.job import Job
+from ..domain.status import Status
 from .local_view import LocalStatusView
 from .mapper import PydanticMapper
-from .ports import MultiStreamRecorder, ProvidesStatusView, PrunableRecorder, StatusView
+from .ports import (
+    ComponentRow,
+    JobRow,
+    MultiStreamRecorder,
+    ProvidesStatusView,
+    PrunableRecorder,
+    StatusView,
+)
 
 
 class StreamConflict(StoreError):
@@ -36,6 +45,57 @@ def store_errors() -> Iterator[None]:
         raise ConfigurationError(str(error)) from error
     except (EventSourcingError, OSError) as error:
         raise StoreError(f"{type(error).__name__}: {error}") from error
+    except TopicError as error:  # an event class this process cannot import
+        raise StoreError(f"cannot read an event: {error}") from error
+
+
+class GuardedView(StatusView):
+    """A status view whose every call translates store errors as `store_errors()` does, so
+    that callers see `StoreError` (and `StreamConflict` from `commit`) whatever the store."""
+
+    def __init__(self, view: StatusView) -> None:
+        self.inner = view
+
+    def position(self) -> int:
+        with store_errors():
+            return self.inner.position()
+
+    def load(
+        self, job_id: UUID, components: Collection[str]
+    ) -> tuple[JobRow | None, list[ComponentRow]]:
+        with store_errors():
+            return self.inner.load(job_id, components)
+
+    def snapshot(self, job_id: UUID) -> tuple[JobRow | None, list[ComponentRow]]:
+        with store_errors():
+            return self.inner.snapshot(job_id)
+
+    def commit(
+        self, since: int, until: int, jobs: Sequence[JobRow], components: Sequence[ComponentRow]
+    ) -> None:
+        with store_errors():
+            self.inner.commit(since, until, jobs, components)
+
+    def components(self, job_id: UUID, *, after: int, limit: int) -> list[ComponentRow]:
+        with store_errors():
+            return self.inner.components(job_id, after=after, limit=limit)
+
+    def jobs(self, *, status: Status | None, before: int, limit: int) -> list[JobRow]:
+        with store_errors():
+            return self.inner.jobs(status=status, before=before, limit=limit)
+
+    def stale(self, *, before: datetime, limit: int) -> list[ComponentRow]:
+        with store_errors():
+            return self.inner.stale(before=before, limit=limit)
+
+    def delete(self, job_ids: Sequence[UUID]) -> None:
+        with store_errors():
+            self.inner.delete(job_ids)
+
+
+def guarded(view: StatusView) -> StatusView:
+    """`view` with its errors translated (itself if it already is)."""
+    return view if isinstance(view, GuardedView) else GuardedView(view)
 
 
 class Ledger(Application[UUID]):
@@ -95,12 +155,12 @@ class Ledger(Application[UUID]):
 
     def status_view(self) -> StatusView:
         """The store's status view, or, for a store that keeps none, a view in this process
-        (built from the whole feed on first use)."""
+        (built from the whole feed on first use); its errors are translated to `StoreError`."""
         factory: object = self.factory
         if not isinstance(factory, ProvidesStatusView):
-            return LocalStatusView()
+            return GuardedView(LocalStatusView())
         with store_errors():
-            return factory.status_view()
+            return GuardedView(factory.status_view())
 
     def streams(self, originator_ids: Sequence[UUID]) -> list[JobEvent]:
         """Every event of these streams in recorded (feed) order, reading only them; raises

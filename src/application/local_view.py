@@ -3,12 +3,13 @@ recomputes into, and a process-local stand-in for stores that keep no view of th
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from threading import RLock
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, InterfaceError
 
 from ..domain.status import Status
 from .ports import ComponentRow, JobRow, StatusView
@@ -17,32 +18,39 @@ _ACTIVE = (Status.IN_PROGRESS, Status.RETRYING)
 
 
 class LocalStatusView(StatusView):
-    """Rows in dicts behind one lock."""
+    """Rows in dicts behind one lock; refuses use once closed, naming its `owner`."""
 
-    def __init__(self) -> None:
+    def __init__(self, owner: str = "the local status view") -> None:
         self._lock = RLock()
+        self._owner = owner
+        self._closed = False
         self._position = 0
         self._jobs: dict[UUID, JobRow] = {}
         self._components: dict[UUID, dict[str, ComponentRow]] = {}
 
+    def close(self) -> None:
+        """Refuse every later use (eventsourcing's `InterfaceError`); again does nothing."""
+        self._closed = True
+
     def position(self) -> int:
-        return self._position
+        with self._held():
+            return self._position
 
     def load(
         self, job_id: UUID, components: Collection[str]
     ) -> tuple[JobRow | None, list[ComponentRow]]:
-        with self._lock:
+        with self._held():
             rows = self._components.get(job_id, {})
             return self._jobs.get(job_id), [rows[n] for n in components if n in rows]
 
     def snapshot(self, job_id: UUID) -> tuple[JobRow | None, list[ComponentRow]]:
-        with self._lock:
+        with self._held():
             return self._jobs.get(job_id), self._ordered(job_id)
 
     def commit(
         self, since: int, until: int, jobs: Sequence[JobRow], components: Sequence[ComponentRow]
     ) -> None:
-        with self._lock:
+        with self._held():
             if self._position != since:
                 raise IntegrityError(f"view is at position {self._position}, not {since}")
             for job in jobs:
@@ -52,19 +60,19 @@ class LocalStatusView(StatusView):
             self._position = until
 
     def components(self, job_id: UUID, *, after: int, limit: int) -> list[ComponentRow]:
-        with self._lock:
+        with self._held():
             rows = self._ordered(job_id)
         return [r for r in rows if r.ordinal > after][:limit]
 
     def jobs(self, *, status: Status | None, before: int, limit: int) -> list[JobRow]:
-        with self._lock:
+        with self._held():
             rows = sorted(self._jobs.values(), key=lambda r: r.position, reverse=True)
         return [
             r for r in rows if r.position < before and (status is None or r.tally.overall is status)
         ][:limit]
 
     def stale(self, *, before: datetime, limit: int) -> list[ComponentRow]:
-        with self._lock:
+        with self._held():
             rows = [r for job in self._components.values() for r in job.values()]
         active = [
             r
@@ -76,10 +84,17 @@ class LocalStatusView(StatusView):
         return sorted(active, key=lambda r: (r.status.updated_at, str(r.job_id), r.ordinal))[:limit]
 
     def delete(self, job_ids: Sequence[UUID]) -> None:
-        with self._lock:
+        with self._held():
             for job_id in job_ids:
                 self._jobs.pop(job_id, None)
                 self._components.pop(job_id, None)
+
+    @contextmanager
+    def _held(self) -> Iterator[None]:
+        if self._closed:
+            raise InterfaceError(f"{self._owner} is closed")
+        with self._lock:
+            yield
 
     def _ordered(self, job_id: UUID) -> list[ComponentRow]:
         """The job's component rows in declared order (call holding the lock)."""

@@ -10,7 +10,7 @@ from ..domain.job import Job
 from ..domain.status import Status
 from ..domain.validation import earlier
 from .commands import Commands
-from .ledger import Ledger, store_errors
+from .ledger import Ledger
 from .local_view import LocalStatusView
 from .ports import Clock, StatusView
 from .queries import ALL
@@ -46,11 +46,10 @@ class Maintenance:
         doomed: list[UUID] = []
         for outcome in (Status.COMPLETED, Status.FAILED, Status.CANCELLED):
             cutoff = failed_before if outcome is Status.FAILED else finished_before
-            with store_errors():
-                for row in job_rows(self._view, before=ALL, status=outcome):
-                    finished_at = row.tally.outcome()[1]
-                    if finished_at is not None and finished_at < cutoff:
-                        doomed.append(row.tally.job_id)
+            for row in job_rows(self._view, before=ALL, status=outcome):
+                finished_at = row.tally.outcome()[1]
+                if finished_at is not None and finished_at < cutoff:
+                    doomed.append(row.tally.job_id)
         if not dry_run:
             for job_id in doomed:
                 self._delete(self._commands.job(job_id, fresh=True))
@@ -61,8 +60,7 @@ class Maintenance:
 
     def _delete(self, job: Job) -> None:
         self._ledger.delete_streams(job.stream_ids)
-        with store_errors():
-            self._view.delete([job.id])
-            applied = self._view.position()
+        self._view.delete([job.id])
+        applied = self._view.position()
         self._writes.deleted(applied)
         self._commands.forget(job)

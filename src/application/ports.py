@@ -3,7 +3,8 @@
 Stores are eventsourcing persistence modules: their recorders implement eventsourcing's
 recorder ABCs (the event port, growing by capability), and the application recorder also
 implements `PrunableRecorder` so that finished jobs can be deleted and `MultiStreamRecorder`
-so that a job's history is read without scanning the feed.
+so that a job's history is read without scanning the feed; a store whose records can be torn
+(the file store) implements `CheckableRecorder`.
 """
 
 from __future__ import annotations
@@ -41,6 +42,34 @@ class MultiStreamRecorder(ABC):
     def select_streams(self, originator_ids: Sequence[UUID]) -> Sequence[Notification]:
         """Every event of these streams, in feed order, with its position, once each; ids
         with no events are ignored. Reads only these streams, however large the feed."""
+
+
+@dataclass(frozen=True)
+class DamagedRecord:
+    """A stored record that cannot be read: where it is, the feed positions it took
+    (`span` of them from `position`), why it cannot be read, and the stream versions the
+    store's index says it holds, as (stream id, first version, last version)."""
+
+    location: str
+    position: int
+    span: int
+    reason: str
+    streams: tuple[tuple[UUID | str, int, int], ...]
+
+
+class CheckableRecorder(ABC):
+    """Capability of an application recorder to find the records it cannot read and to set
+    them aside, so that one damaged record does not make every other one unreadable."""
+
+    @abstractmethod
+    def damaged(self) -> list[DamagedRecord]:
+        """Every record of the feed that cannot be read, in feed order (reads them all)."""
+
+    @abstractmethod
+    def quarantine(self, records: Sequence[DamagedRecord]) -> None:
+        """Move these records aside, keeping their bytes (never deleting them), so that the
+        feed and the streams read past them: their events are gone and their positions stay
+        taken. Records that read well by now are left alone."""
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from ..domain.job import Job
 from ..domain.projection import JobStatus, JobSummary
 from ..domain.status import Status
 from ..domain.validation import check_limit, earlier, parse_cursor, parse_job_id, parse_status
-from .ledger import Ledger, store_errors
+from .ledger import Ledger
 from .ports import Clock, StatusView
 from .results import ComponentPage, Page, StaleComponent, StatusEvent
 from .view_updater import ViewUpdater
@@ -67,8 +67,7 @@ class Queries:
     def summary(self, job_id: UUID | str) -> JobSummary:
         job_id = parse_job_id(job_id, JobNotFound)
         self.catch_up()
-        with store_errors():
-            row, _ = self._view.load(job_id, ())
+        row, _ = self._view.load(job_id, ())
         if row is None:
             raise JobNotFound(f"no job with id {job_id}")
         return row.tally.summary()
@@ -77,8 +76,7 @@ class Queries:
         job_id = parse_job_id(job_id, JobNotFound)
         after = parse_cursor(cursor, default=-1)
         self.summary(job_id)
-        with store_errors():
-            rows = self._view.components(job_id, after=after, limit=check_limit(limit) + 1)
+        rows = self._view.components(job_id, after=after, limit=check_limit(limit) + 1)
         more = len(rows) > limit
         rows = rows[:limit]
         return ComponentPage(
@@ -101,8 +99,7 @@ class Queries:
         wanted = None if status is None else parse_status(status)
         before = parse_cursor(cursor, default=ALL)
         self.catch_up()
-        with store_errors():
-            rows = self._view.jobs(status=wanted, before=before, limit=check_limit(limit) + 1)
+        rows = self._view.jobs(status=wanted, before=before, limit=check_limit(limit) + 1)
         more = len(rows) > limit
         rows = rows[:limit]
         return Page(
@@ -113,8 +110,7 @@ class Queries:
     def stale(self, older_than: timedelta, *, limit: int) -> list[StaleComponent]:
         before = earlier(self._clock(), older_than, "older_than")
         self.catch_up()
-        with store_errors():
-            rows = self._view.stale(before=before, limit=check_limit(limit))
+        rows = self._view.stale(before=before, limit=check_limit(limit))
         return [StaleComponent(job_id=r.job_id, component=r.status) for r in rows]
 
     def follow(self, job_id: UUID | str, *, timeout: float | None) -> Iterator[JobSummary]:
@@ -149,8 +145,7 @@ class Queries:
         """The job's status with every component, from one snapshot of the view as it stands
         (a summary and components read apart could disagree, when another process commits
         to the view in between)."""
-        with store_errors():
-            row, rows = self._view.snapshot(job_id)
+        row, rows = self._view.snapshot(job_id)
         if row is None:
             raise JobNotFound(f"no job with id {job_id}")
         return row.tally.status({r.status.name: r.status for r in rows})

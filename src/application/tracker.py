@@ -20,6 +20,7 @@ from .maintenance import Maintenance
 from .ports import Clock, StatusView
 from .queries import Queries
 from .results import ComponentPage, Page, Receipt, StaleComponent, StatusEvent, ViewCheck
+from .store_check import StoreCheck, check_store
 from .stores import resolve_store_url, store_environment
 from .writes import WriteLog
 
@@ -42,6 +43,7 @@ class Tracker:
 
     def __init__(self, ledger: Ledger, *, clock: Clock = utc_now) -> None:
         self._ledger = ledger
+        self._clock = clock
         self._view: StatusView = ledger.status_view()
         writes = WriteLog()
         self._commands = Commands(ledger, clock, writes)
@@ -266,6 +268,17 @@ class Tracker:
         return self._maintenance.prune(
             finished_before=finished_before, dry_run=dry_run, keep_failed_for=keep_failed_for
         )
+
+    def init_store(self) -> None:
+        """Make every table the store may need now, the hook runner's included (otherwise
+        made on first use): for a store whose users may not create tables."""
+        self._hooks.prepare()
+
+    def check(self, *, repair: bool = False) -> StoreCheck:
+        """List the records the store cannot read, with their jobs; with `repair`, set them
+        aside (never deleted) and rebuild the status view, so every healthy job is readable."""
+        self._commands.forget_all()
+        return check_store(self._ledger, self._view, self._clock, repair=repair)
 
     def rebuild_view(self) -> ViewCheck:
         """Recompute the status view from the events, report every row that differed, and

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ..domain.status import Status
-from .ledger import Ledger, StreamConflict, store_errors
+from .ledger import Ledger, StreamConflict, guarded
 from .ports import Clock, ComponentRow, JobRow, StatusView
 from .results import Drift, ViewCheck
 from .view_updater import ViewUpdater
@@ -52,6 +52,7 @@ class _Findings:
 def rebuild_view(ledger: Ledger, view: StatusView, clock: Clock, scratch: StatusView) -> ViewCheck:
     """Fold every event up to the view's position into the empty `scratch` view, compare
     row by row, and write the expected rows back where they differ."""
+    view = guarded(view)
     while True:
         position = view.position()
         ViewUpdater(ledger, scratch, clock, record_finishes=False).catch_up(until=position)
@@ -65,8 +66,7 @@ def rebuild_view(ledger: Ledger, view: StatusView, clock: Clock, scratch: Status
                 for row in rows:
                     findings.check_component(row, by_name.get(row.status.name))
         try:
-            with store_errors():
-                view.commit(position, position, findings.job_rows, findings.component_rows)
+            view.commit(position, position, findings.job_rows, findings.component_rows)
         except StreamConflict:
             continue  # the view moved on meanwhile; compare again
         return ViewCheck(

@@ -16,7 +16,7 @@ from ..domain.events import (
     StatusReported,
 )
 from ..domain.projection import Tally, step
-from .ledger import Ledger, StreamConflict, store_errors
+from .ledger import Ledger, StreamConflict, guarded, store_errors
 from .ports import Clock, ComponentRow, JobRow, StatusView
 
 logger = logging.getLogger("jobledger")
@@ -53,7 +53,7 @@ class ViewUpdater:
         self, ledger: Ledger, view: StatusView, clock: Clock, *, record_finishes: bool = True
     ) -> None:
         self._ledger = ledger
-        self._view = view
+        self._view = guarded(view)
         self._clock = clock
         self._record_finishes = record_finishes
 
@@ -64,25 +64,24 @@ class ViewUpdater:
         with store_errors():
             end = until if until is not None else self._ledger.recorder.max_notification_id() or 0
         while True:
-            since = self._position()
+            since = self._view.position()
             batch = self._ledger.feed(after=since, limit=_BATCH, types=FOLDED, until=end)
             if not batch:
                 return since
             drafts = self._apply(batch)
-            if self._position() != since:
+            if self._view.position() != since:
                 continue  # another updater committed while the rows were read: they may be newer
             if self._record_finishes:
                 end = max(end, self._record(drafts.values()))
             try:
-                with store_errors():
-                    self._view.commit(since, batch[-1][0], *self._rows(drafts.values()))
+                self._view.commit(since, batch[-1][0], *self._rows(drafts.values()))
             except StreamConflict:
                 logger.debug("view moved past %d while this batch was applied; again", since)
 
     def _apply(self, batch: Sequence[tuple[int, JobEvent]]) -> dict[UUID, _Draft]:
         drafts = self._load(batch)
         for _, event in batch:
-            draft = drafts[_job_of(event)]
+            draft = drafts[job_of(event)]
             if draft.tally is None and not isinstance(event, JobCreated):
                 logger.debug("skipping event %r of an unknown (pruned?) job", event)
                 continue
@@ -97,24 +96,19 @@ class ViewUpdater:
                 draft.touched.add(event.component)
         return drafts
 
-    def _position(self) -> int:
-        with store_errors():
-            return self._view.position()
-
     def _load(self, batch: Sequence[tuple[int, JobEvent]]) -> dict[UUID, _Draft]:
         """The rows the batch touches: one read per job, with all its reported components."""
         created: dict[UUID, int] = {}
         reported: dict[UUID, set[str]] = {}
         for position, event in batch:
-            job_id = _job_of(event)
+            job_id = job_of(event)
             created.setdefault(job_id, position)
             names = reported.setdefault(job_id, set())
             if isinstance(event, StatusReported):
                 names.add(event.component)
         drafts = {}
         for job_id, names in reported.items():
-            with store_errors():
-                row, rows = self._view.load(job_id, names)
+            row, rows = self._view.load(job_id, names)
             drafts[job_id] = _Draft(
                 created[job_id] if row is None else row.position,
                 None if row is None else row.tally,
@@ -156,7 +150,8 @@ class ViewUpdater:
         return jobs, components
 
 
-def _job_of(event: JobEvent) -> UUID:
+def job_of(event: JobEvent) -> UUID:
+    """The id of the job an event belongs to."""
     return event.job_id if isinstance(event, StatusReported) else event.originator_id
 
 

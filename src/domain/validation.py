@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 from uuid import UUID
 
-from pydantic import JsonValue, TypeAdapter, ValidationError
+from pydantic import ConfigDict, JsonValue, TypeAdapter, ValidationError
 
 from .errors import InvalidInput, InvalidJobDefinition, InvalidReport, JobledgerError
 from .status import Status
@@ -20,7 +20,7 @@ MAX_MESSAGE_BYTES = 64 * 1024
 """Largest status message, in UTF-8 bytes."""
 
 _E = TypeVar("_E", bound=JobledgerError)
-_METADATA = TypeAdapter(dict[str, JsonValue])
+_METADATA = TypeAdapter(dict[str, JsonValue], config=ConfigDict(allow_inf_nan=False))
 
 
 def _preview(value: str) -> str:
@@ -66,16 +66,19 @@ def check_components(values: object, existing: Iterable[str] = ()) -> tuple[str,
 
 
 def check_metadata(value: Mapping[str, object] | None) -> dict[str, JsonValue]:
-    """Return the metadata as a JSON-compatible dict (empty for None)."""
+    """Return the metadata as a JSON-compatible dict (empty for None); NaN and infinities
+    are refused, as JSON has no such numbers."""
     if value is None:
         return {}
     try:
         return _METADATA.validate_python(value, strict=True)
     except ValidationError as error:
         problem = error.errors()[0]
-        where = ".".join(str(p) for p in problem["loc"]) or "metadata"
+        # The path alternates keys (or indexes) and the JSON type tried there: keep the keys.
+        where = ".".join(str(p) for p in problem["loc"][::2]) or "metadata"
         raise InvalidJobDefinition(
-            f"metadata is not JSON-compatible at {where!r}: {problem['msg']}"
+            f"metadata is not JSON-compatible at {where!r}: {problem['msg']}, "
+            f"not {problem['input']!r:.80}"
         ) from None
 
 

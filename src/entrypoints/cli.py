@@ -19,7 +19,6 @@ from typing import Any, TypeVar
 import click
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 
-from ..application.ledger import store_errors
 from ..application.stores import STORE_VARIABLE, describe_store, resolve_store_url
 from ..application.tracker import Tracker
 from ..domain.errors import InvalidInput, JobledgerError
@@ -344,10 +343,39 @@ def demo(context: click.Context, workers: int) -> None:
 def init(context: click.Context) -> None:
     """Create the store and all its tables, if missing (a PostgreSQL role without CREATE on
     the schema can then use it)."""
-    tracker = _open(context, create=True)
-    with store_errors():
-        tracker.ledger.factory.tracking_recorder()  # The hook runner's table, made on first use.
+    _open(context, create=True).init_store()
     click.echo(f"store ready: {describe_store(context.obj['store'])}")
+
+
+EXIT_DAMAGED = 5
+"""`check` found damaged records and did not repair them."""
+
+
+@cli.command()
+@click.option("--repair", is_flag=True, help="Quarantine damaged records, rebuild the view.")
+@json_option
+@click.pass_context
+def check(context: click.Context, repair: bool, as_json: bool) -> None:
+    """Look for records the store cannot read; exit 5 if some were found and not repaired."""
+    tracker = _open(context)
+    result = tracker.check(repair=repair)
+    if as_json:
+        click.echo(result.model_dump_json())
+    else:
+        for damage in result.damaged:
+            jobs = ", ".join(str(j) for j in damage.job_ids) or "cannot be told"
+            click.echo(f"damaged record {damage.location!r} (jobs: {jobs}): {damage.reason!r}")
+        for job_id in result.lost_jobs:
+            click.echo(f"job {job_id} is lost: its creation was in a quarantined record")
+        count = len(result.damaged)
+        if not count:
+            click.echo("no damaged records")
+        elif result.repaired:
+            click.echo(f"{count} damaged record(s) quarantined; the status view was rebuilt")
+        else:
+            click.echo(f"{count} damaged record(s): `jobledger check --repair` sets them aside")
+    if result.damaged and not result.repaired:
+        context.exit(EXIT_DAMAGED)
 
 
 def main(argv: Iterable[str] | None = None) -> int:

@@ -27,6 +27,7 @@ from ..domain.errors import (
     InvalidTransition,
     JobAlreadyExists,
     JobNotFound,
+    StoreError,
     UnknownComponent,
 )
 from ..domain.status import Status
@@ -453,6 +454,27 @@ class TrackerContract(LifecycleContract):
 
     machine_settings = settings(max_examples=30, stateful_step_count=25, deadline=None)
     """Subclasses for slow stores may lower these."""
+
+    # Closing
+
+    def test_every_use_after_close_is_refused(self, tracker: Tracker) -> None:
+        job = tracker.create_job(["a"])
+        tracker.start(job, "a")
+        tracker.status(job)
+        tracker.close()
+        uses: list[Callable[[], object]] = [
+            lambda: tracker.create_job(["b"]),
+            lambda: tracker.complete(job, "a"),
+            lambda: tracker.summary(job),
+            lambda: tracker.status(job),
+            tracker.jobs,
+            lambda: tracker.history(job),
+            tracker.view.position,
+        ]
+        for use in uses:
+            with pytest.raises(StoreError, match="is closed"):
+                use()
+        tracker.close()  # closing again is harmless
 
 
 class _InterruptedView:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.persistence import OperationalError, StoredEvent
 
-from jobledger import Status, StoreError
+from jobledger import Status, StoreError, Tracker
 from jobledger.application.ledger import Ledger, StreamConflict
+from jobledger.application.local_view import LocalStatusView
+from jobledger.application.ports import ComponentRow, JobRow
 from jobledger.domain.events import JobCreated, StatusReported, component_stream_id
+
+Loaded = tuple[JobRow | None, list[ComponentRow]]
 
 
 @pytest.fixture
@@ -74,3 +79,35 @@ def test_recorder_failures_are_store_errors(
     monkeypatch.setattr(ledger.recorder, "insert_events", broken)
     with pytest.raises(StoreError, match="disk on fire"):
         ledger.append(created())
+
+
+def test_a_feed_event_of_a_class_that_cannot_be_imported_is_a_store_error_naming_it(
+    ledger: Ledger,
+) -> None:
+    gone = StoredEvent(uuid4(), 1, "jobledger_gone.events:Vanished", b"{}")
+    ledger.recorder.insert_events([gone])
+    with pytest.raises(StoreError, match=r"jobledger_gone\.events:Vanished"):
+        ledger.feed()
+
+
+class FlakyView(LocalStatusView):
+    """A status view whose reads of rows fail once `failing` is set."""
+
+    failing = False
+
+    def load(self, job_id: UUID, components: Collection[str]) -> Loaded:
+        if self.failing:
+            raise OperationalError("view on fire")
+        return super().load(job_id, components)
+
+
+def test_every_status_view_failure_is_a_store_error(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    view = FlakyView()
+    monkeypatch.setattr(ledger.factory, "status_view", lambda: view, raising=False)
+    tracker = Tracker(ledger)
+    tracker.status(tracker.create_job(["a"]))  # caught up: rebuild_view reads rows at once
+    view.failing = True
+    with pytest.raises(StoreError, match="view on fire"):
+        tracker.rebuild_view()

@@ -9,6 +9,7 @@ from jobledger.domain.status import reportable_status
 from jobledger.domain.validation import (
     check_components,
     check_message,
+    check_metadata,
     check_name,
     check_progress,
     parse_job_id,
@@ -49,7 +50,9 @@ def test_messages_are_measured_in_utf8_bytes() -> None:
         check_message("é" * (32 * 1024 + 1))
 
 
-@pytest.mark.parametrize("value", [True, "0.5", float("inf"), 2, -1e-9])
+@pytest.mark.parametrize(
+    "value", [True, "0.5", float("inf"), float("-inf"), float("nan"), 2, -1e-9]
+)
 def test_progress_must_be_a_real_fraction(value: object) -> None:
     with pytest.raises(InvalidReport):
         check_progress(value)
@@ -65,3 +68,22 @@ def test_malformed_job_ids_raise_the_requested_error() -> None:
         parse_job_id("x", JobNotFound)
     with pytest.raises(InvalidJobDefinition, match="42"):
         parse_job_id(42, InvalidJobDefinition)
+
+
+@pytest.mark.parametrize(
+    ("metadata", "where", "value"),
+    [
+        ({"f": float("nan")}, "'f'", "nan"),
+        ({"f": float("inf")}, "'f'", "inf"),
+        ({"deep": [1, {"g": float("-inf")}]}, "'deep.1.g'", "-inf"),
+    ],
+)
+def test_metadata_numbers_json_cannot_hold_are_refused_naming_key_and_value(
+    metadata: dict[str, object], where: str, value: str
+) -> None:
+    with pytest.raises(InvalidJobDefinition, match=f"not JSON-compatible at {where}.*not {value}"):
+        check_metadata(metadata)
+
+
+def test_finite_metadata_numbers_are_kept() -> None:
+    assert check_metadata({"f": 1.5, "n": [0.0, -2, 1e300]}) == {"f": 1.5, "n": [0.0, -2, 1e300]}

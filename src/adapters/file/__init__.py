@@ -27,8 +27,15 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import Environment, EnvType, strtobool
 
 from ...application.local_view import LocalStatusView
-from ...application.ports import MultiStreamRecorder, PrunableRecorder, StatusView
-from ..shared import LocalSubscription, Wakeups, first_position, recorder_class
+from ...application.ports import (
+    CheckableRecorder,
+    DamagedRecord,
+    MultiStreamRecorder,
+    PrunableRecorder,
+    StatusView,
+)
+from ..shared import Lifetime, LocalSubscription, Wakeups, first_position, recorder_class
+from .check import damaged, quarantine
 from .prune import delete_streams, recover
 from .store import FileStore
 from .url import DIRECTORY
@@ -48,6 +55,7 @@ class FileAggregateRecorder(AggregateRecorder):
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
+        self.store.lifetime.check()
         self.store.commit(stored_events, None)
         return None
 
@@ -60,11 +68,16 @@ class FileAggregateRecorder(AggregateRecorder):
         desc: bool = False,
         limit: int | None = None,
     ) -> Sequence[StoredEvent]:
+        self.store.lifetime.check()
         return [event for _, event in self.store.events(originator_id, gt, lte, desc, limit)]
 
 
 class FileApplicationRecorder(
-    FileAggregateRecorder, ApplicationRecorder, PrunableRecorder, MultiStreamRecorder
+    FileAggregateRecorder,
+    ApplicationRecorder,
+    PrunableRecorder,
+    MultiStreamRecorder,
+    CheckableRecorder,
 ):
     """Adds the notification feed: one gap-free global order over every stream."""
 
@@ -77,6 +90,7 @@ class FileApplicationRecorder(
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
+        self.store.lifetime.check()
         tracking = kwargs.get("tracking") if self.records_tracking else None
         positions = self.store.commit(stored_events, tracking)
         self._wakeups.wake_all()
@@ -91,10 +105,12 @@ class FileApplicationRecorder(
         *,
         inclusive_of_start: bool = True,
     ) -> Sequence[Notification]:
+        self.store.lifetime.check()
         first = first_position(start, inclusive_of_start)
         return self.store.feed.notifications(first, limit, stop, topics)
 
     def select_streams(self, originator_ids: Sequence[UUID]) -> Sequence[Notification]:
+        self.store.lifetime.check()
         # Streams are read one after another, lock-free: keep only what had committed when
         # the read began, so that the result is the same as reading the feed up to there.
         end = self.store.feed.next_position()
@@ -103,15 +119,26 @@ class FileApplicationRecorder(
 
     def max_notification_id(self) -> int | None:
         """The highest position assigned so far (it may belong to a deleted event)."""
+        self.store.lifetime.check()
         return self.store.feed.next_position() - 1 or None
 
     def subscribe(
         self, gt: int | None = None, topics: Sequence[str] = ()
     ) -> Subscription[ApplicationRecorder]:
+        self.store.lifetime.check()
         return LocalSubscription(self, self._wakeups, gt=gt, topics=topics, poll=POLL_INTERVAL)
 
     def delete_streams(self, originator_ids: Sequence[UUID]) -> None:
+        self.store.lifetime.check()
         delete_streams(self.store, originator_ids)
+
+    def damaged(self) -> list[DamagedRecord]:
+        self.store.lifetime.check()
+        return damaged(self.store)
+
+    def quarantine(self, records: Sequence[DamagedRecord]) -> None:
+        self.store.lifetime.check()
+        quarantine(self.store, records)
 
 
 class FileTrackingRecorder(TrackingRecorder):
@@ -121,9 +148,11 @@ class FileTrackingRecorder(TrackingRecorder):
         self.store = store
 
     def insert_tracking(self, tracking: Tracking) -> None:
+        self.store.lifetime.check()
         self.store.commit((), tracking)
 
     def max_tracking_id(self, application_name: str) -> int | None:
+        self.store.lifetime.check()
         return self.store.max_tracking_id(application_name)
 
 
@@ -138,7 +167,8 @@ class FileFactory(InfrastructureFactory[FileTrackingRecorder]):
 
     Events and tracking records live in `<dir>/events`, snapshots in `<dir>/snapshots`; each
     is created on first use, unless `CREATE_TABLE=no`: then a missing store is refused and
-    opening an existing one writes nothing (so a read-only store can be read).
+    opening an existing one writes nothing (so a read-only store can be read). Once the
+    factory is closed, everything it built refuses use.
     """
 
     DIRECTORY = DIRECTORY
@@ -147,6 +177,7 @@ class FileFactory(InfrastructureFactory[FileTrackingRecorder]):
     def __init__(self, env: Environment | EnvType | None) -> None:
         super().__init__(env)
         self._stores: dict[str, FileStore] = {}
+        self._lifetime = Lifetime(f"the file store {self.env.get(self.DIRECTORY) or ''}".strip())
 
     def store(self, purpose: str = "events") -> FileStore:
         """The (shared, recovered) store for `purpose`: "events" or "snapshots"."""
@@ -157,9 +188,10 @@ class FileFactory(InfrastructureFactory[FileTrackingRecorder]):
             )
         name = purpose if purpose.isidentifier() and purpose.isascii() else purpose.encode().hex()
         path = os.path.join(os.path.abspath(directory), name)
+        self._lifetime.check()
         if path not in self._stores:
             create = strtobool(self.env.get(self.CREATE_TABLE) or "yes")
-            store = FileStore(path, create=create)
+            store = FileStore(path, self._lifetime, create=create)
             if create or store.unfinished():
                 recover(store)
             self._stores[path] = store
@@ -187,7 +219,11 @@ class FileFactory(InfrastructureFactory[FileTrackingRecorder]):
         path = view_path(os.path.dirname(self.store().root))
         if not _writable(path):
             return LocalStatusView()
-        return FileStatusView(path)
+        return FileStatusView(path, self._lifetime)
+
+    def close(self) -> None:
+        """Make every recorder and view built here refuse use."""
+        self._lifetime.close()
 
 
 def _writable(path: str) -> bool:

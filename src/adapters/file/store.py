@@ -21,7 +21,7 @@ from eventsourcing.persistence import (
     Tracking,
 )
 
-from ..shared import check_tracking
+from ..shared import Lifetime, check_tracking
 from .feed import Feed
 from .format import Batch, encode_batch, stream_key, tracking_key
 from .index import Marker, list_markers
@@ -65,11 +65,13 @@ class FileStore:
 
     A commit writes and fsyncs its batch first, then holds the store's fcntl lock only to
     check versions, claim the next feed position and link names into place; reads take no lock.
-    With `create=False` a missing store is refused and opening writes nothing.
+    With `create=False` a missing store is refused and opening writes nothing. Its recorders
+    check `lifetime` before each use.
     """
 
-    def __init__(self, root: str, *, create: bool = True) -> None:
+    def __init__(self, root: str, lifetime: Lifetime | None = None, *, create: bool = True) -> None:
         self.root = os.path.abspath(root)
+        self.lifetime = lifetime or Lifetime(f"the file store {self.root}")
         self.streams, self.tracking, self.tmp = (
             os.path.join(self.root, name) for name in ("streams", "tracking", "tmp")
         )

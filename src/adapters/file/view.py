@@ -31,6 +31,7 @@ from ...application.ports import ComponentRow, JobRow, StatusView
 from ...domain.component import ComponentStatus
 from ...domain.projection import Tally
 from ...domain.status import Status
+from ..shared import Lifetime
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT = 60.0
@@ -78,10 +79,12 @@ class FileStatusView(StatusView):
     """A status view in the SQLite database at `path`, shared by this host's processes through
     a connection per thread; an existing database is checked at once, a new one is created on
     first use. Every SQLite error is an eventsourcing `PersistenceError` naming the database.
+    Refuses use once `lifetime` (its store's) is closed.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, lifetime: Lifetime | None = None) -> None:
         self.path = path
+        self._lifetime = lifetime or Lifetime(f"status view {path}")
         self._connections = _Connections()
         if os.path.exists(path):
             with self._errors():
@@ -166,6 +169,7 @@ class FileStatusView(StatusView):
 
     def _db(self) -> sqlite3.Connection:
         """This thread's connection, opened on first use (and again in a forked child)."""
+        self._lifetime.check()
         local = self._connections
         if local.connection is None or local.pid != os.getpid():
             local.connection, local.pid = self._open(), os.getpid()

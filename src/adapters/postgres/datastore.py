@@ -97,6 +97,7 @@ class PostgresDatastore:
         pass_logs_on("psycopg.pool", "jobledger.postgres")
         self._open_lock = threading.Lock()
         self._opened = False
+        self._closed = False
         self._schema_checked = False
         self._writer: psycopg.Connection[TupleRow] | None = None
         self._writer_lock = threading.Lock()
@@ -253,7 +254,9 @@ class PostgresDatastore:
         return None if row is None else int(str(row[0]))
 
     def close(self) -> None:
-        """Close the pool, every connection in it and the write connection."""
+        """Close the pool, every connection in it and the write connection; every later use
+        raises `InterfaceError`. Closing again does nothing."""
+        self._closed = True
         with self._writer_lock:
             if self._writer is not None:
                 self._writer.close()
@@ -315,8 +318,10 @@ class PostgresDatastore:
         conn.close()
 
     def _check_process(self) -> None:
-        """Refuse use from a forked child: it would share the parent's connections, and a
-        session carrying two processes' statements corrupts both."""
+        """Refuse use once closed, and from a forked child: it would share the parent's
+        connections, and a session carrying two processes' statements corrupts both."""
+        if self._closed:
+            raise InterfaceError(f"the PostgreSQL store ({self.settings.where}) is closed")
         if self._connected_in not in (None, os.getpid()):
             msg = (
                 f"this PostgreSQL store was opened in process {self._connected_in} and cannot "
