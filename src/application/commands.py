@@ -100,26 +100,15 @@ class Commands:
                 job_id, status, message=message, progress=progress, at=self._clock()
             )
             if event is None:
-                return Receipt(
-                    job_id=job_id,
-                    component=component,
-                    status=current.status,
-                    version=current.version,
-                    position=None,
-                )
+                return _receipt(job_id, current, None)
             try:
                 [position] = self._append(event)
             except StreamConflict:
                 self._known.put(key, self._component(job_id, component))
                 raise
-            self._known.put(key, current.evolve(event))
-            return Receipt(
-                job_id=job_id,
-                component=component,
-                status=event.status,
-                version=event.originator_version,
-                position=position,
-            )
+            after = current.evolve(event)
+            self._known.put(key, after)
+            return _receipt(job_id, after, position)
 
         return self._retrying(attempt)
 
@@ -180,3 +169,13 @@ class Commands:
             except StreamConflict:
                 logger.debug("stream conflict, attempt %d; deciding again", number)
         raise StoreError(f"gave up after {_MAX_ATTEMPTS} conflicting attempts")
+
+
+def _receipt(job_id: UUID, state: ComponentState, position: int | None) -> Receipt:
+    return Receipt(
+        job_id=job_id,
+        component=state.name,
+        status=state.status,
+        version=state.version,
+        position=position,
+    )
