@@ -123,10 +123,13 @@ class Ledger(Application[UUID]):
             return cast(list[JobEvent], list(self.events.get(originator_id, gt=after)))
 
     def job(self, job_id: UUID) -> Job:
-        """The job aggregate, from its stream; raises `JobNotFound`."""
-        return Job.replay(
-            job_id, [e for e in self.stream(job_id) if not isinstance(e, StatusReported)]
-        )
+        """The job aggregate, from its stream; raises `JobNotFound`, or `StoreError` for a
+        stream that does not start with the job's creation (its record was set aside)."""
+        events = [e for e in self.stream(job_id) if not isinstance(e, StatusReported)]
+        try:
+            return Job.replay(job_id, events)
+        except TypeError as error:
+            raise StoreError(f"the stream of job {job_id} is damaged: {error}") from None
 
     def reports(self, job_id: UUID, component: str) -> list[StatusReported]:
         """The reports of one component of a job, in version order."""

@@ -13,7 +13,7 @@ from jobledger import Status, StoreError, Tracker
 from jobledger.application.ledger import Ledger, StreamConflict
 from jobledger.application.local_view import LocalStatusView
 from jobledger.application.ports import ComponentRow, JobRow
-from jobledger.domain.events import JobCreated, StatusReported, component_stream_id
+from jobledger.domain.events import ComponentsAdded, JobCreated, StatusReported, component_stream_id
 
 Loaded = tuple[JobRow | None, list[ComponentRow]]
 
@@ -111,3 +111,17 @@ def test_every_status_view_failure_is_a_store_error(
     view.failing = True
     with pytest.raises(StoreError, match="view on fire"):
         tracker.rebuild_view()
+
+
+def test_a_job_stream_without_its_creation_is_a_store_error(ledger: Ledger) -> None:
+    job_id = uuid4()
+    ledger.append(
+        ComponentsAdded(
+            originator_id=job_id,
+            originator_version=2,
+            timestamp=datetime(2026, 1, 1, tzinfo=UTC),
+            components=("c",),
+        )
+    )
+    with pytest.raises(StoreError, match=f"{job_id} is damaged"):
+        ledger.job(job_id)
