@@ -30,6 +30,15 @@ class Status(StrEnum):
 _TERMINAL = frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED})
 _VALUES = frozenset(s.value for s in Status)
 
+JOB_STATUSES = (
+    Status.PENDING,
+    Status.IN_PROGRESS,
+    Status.COMPLETED,
+    Status.FAILED,
+    Status.CANCELLED,
+)
+"""The statuses a whole job can have: `retrying` is only ever a component's."""
+
 REPORTABLE = (Status.IN_PROGRESS, Status.RETRYING, Status.COMPLETED, Status.FAILED)
 """The statuses a worker may report for a component."""
 

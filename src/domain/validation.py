@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -21,6 +22,8 @@ MAX_MESSAGE_BYTES = 64 * 1024
 
 _E = TypeVar("_E", bound=JobledgerError)
 _METADATA = TypeAdapter(dict[str, JsonValue], config=ConfigDict(allow_inf_nan=False))
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([wdhms])")
+_UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
 
 
 def _preview(value: str) -> str:
@@ -112,7 +115,7 @@ def check_progress(value: object) -> float | None:
         or not 0 <= value <= 1
     ):
         raise InvalidReport(f"progress must be a number from 0 to 1, not {value!r}")
-    return float(value)
+    return float(value) or 0.0  # -0.0 is 0.0, or it reads back as "-0%".
 
 
 def parse_job_id(value: object, error: type[_E]) -> UUID:
@@ -151,13 +154,26 @@ def parse_cursor(cursor: object, *, default: int) -> int:
     raise InvalidInput(f"malformed cursor {cursor!r}: pass back a next_cursor you were given")
 
 
+def parse_duration(text: str) -> timedelta:
+    """`3d`, `12h`, `1d12h`, `90s` or `2w` as a timedelta, else `InvalidInput` naming it;
+    `earlier()` decides whether it reaches back too far."""
+    parts = _DURATION.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text.strip():
+        raise InvalidInput(f"{text!r} is not a duration like 3d, 12h, 30m or 1d12h")
+    try:
+        return sum((timedelta(**{_UNITS[u]: float(n)}) for n, u in parts), timedelta())
+    except OverflowError:
+        raise InvalidInput(f"{text!r} reaches back before the year 1") from None
+
+
 def earlier(moment: datetime, span: object, name: str) -> datetime:
-    """`moment - span` for a non-negative timedelta `span`; else `InvalidInput` naming it."""
+    """`moment - span` for a non-negative timedelta `span`; else `InvalidInput` naming it.
+    The one check of a duration, whoever counts back with it."""
     if not isinstance(span, timedelta) or span < timedelta(0):
         raise InvalidInput(f"{name} must be a non-negative timedelta, not {span!r}")
     try:
         return moment - span
     except OverflowError:
         raise InvalidInput(
-            f"{name} {span!r} reaches back before the year 1 from {moment.isoformat()}"
+            f"{name} {span} reaches back before the year 1 from {moment:%Y-%m-%d}"
         ) from None

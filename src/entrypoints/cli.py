@@ -1,40 +1,41 @@
 """The `jobledger` command line: look at jobs, report on them, clean up, run hooks, demo.
 
-Exit codes: 0 success; 4 a jobledger error (unknown job, bad input, store unreachable...),
-printed as one line on stderr; 64 a usage error. `watch` exits 0 completed, 1 failed,
-2 cancelled, 3 timed out. `--json` output is documented in docs/cli.md.
+Exit codes: 0 success; 4 an error (unknown job, bad input, store unreachable, memory://...),
+printed as one line on stderr, with the traceback only under --debug; 64 a usage error;
+130 interrupted. `watch` exits 0 completed, 1 failed, 2 cancelled, 3 timed out. Output is
+documented in docs/cli.md.
 """
 
 from __future__ import annotations
 
-import importlib
 import signal
 import sys
-import time
-from collections.abc import Callable, Iterable, Sequence
+import traceback
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
+from uuid import UUID
 
 import click
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 
 from ..application.stores import STORE_VARIABLE, describe_store, resolve_store_url
 from ..application.tracker import Tracker
-from ..domain.errors import InvalidInput, JobledgerError
+from ..domain.errors import JobledgerError
 from ..domain.projection import JobSummary
-from ..domain.status import Status
+from ..domain.status import JOB_STATUSES, Status
 from ..domain.validation import earlier
 from . import cli_output as out
+from .cli_input import Seconds, components, duration_option, file_option, json_option
+from .cli_input import register_hooks as load_hooks
 from .demo import run_demo
 
 EXIT_ERROR = 4
 EXIT_USAGE = 64
+EXIT_INTERRUPTED = 130
 WATCH_EXITS = {Status.COMPLETED: 0, Status.FAILED: 1, Status.CANCELLED: 2}
 WATCH_TIMEOUT = 3
-_REDRAW = 0.5  # Seconds between redraws of `watch`.
-
-_F = TypeVar("_F", bound=Callable[..., Any])
+PAGE = 50
+"""Components shown by `status` (unless --limit) and `watch --json`."""
 
 
 def _open(context: click.Context, *, create: bool = False) -> Tracker:
@@ -44,56 +45,28 @@ def _open(context: click.Context, *, create: bool = False) -> Tracker:
     return tracker
 
 
-def json_option(function: _F) -> _F:
-    """Add `--json`: print the result as JSON for scripts."""
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON (docs/cli.md).")(
-        function
-    )
-
-
-def duration_option(name: str, **settings: Any) -> Callable[[_F], _F]:
-    """An option taking a duration (3d, 12h, 1d12h, ...), passed on as a timedelta."""
-    return click.option(name, callback=out.duration, metavar="DURATION", **settings)
-
-
-def file_option(function: _F) -> _F:
-    """Add `--file`: read component names from a file."""
-    return click.option(
-        "--file", "source", help="Read component names from this file (- for stdin)."
-    )(function)
-
-
-def _components(names: Sequence[str], source: str | None) -> list[str]:
-    """Component names from arguments, else a file (`-` or nothing: stdin), one per line."""
-    if names and source is None:
-        return list(names)
-    try:
-        text = (
-            sys.stdin.read()
-            if source in {None, "-"}
-            else Path(str(source)).read_text(encoding="utf-8")
-        )
-    except OSError as error:
-        raise JobledgerError(f"cannot read components file {source!r}: {error.strerror}") from None
-    return [*names, *(line for line in text.splitlines() if line.strip())]
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--store",
     envvar=STORE_VARIABLE,
-    help=f"Store URL (memory://, file:DIR, postgresql://...); default ${STORE_VARIABLE}, "
-    "else file:.jobledger",
+    help=f"Store URL (file:DIR, postgresql://...; memory:// for demo only); default "
+    f"${STORE_VARIABLE}, else file:.jobledger",
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @click.pass_context
 def cli(context: click.Context, store: str | None, debug: bool) -> None:
     """Lock-free, event-sourced status tracking for jobs made of many components."""
-    context.obj = {"store": resolve_store_url(store)}  # --debug is read by main()
+    url = resolve_store_url(store)  # --debug is read by main()
+    if url.lower().startswith("memory:") and context.invoked_subcommand != "demo":
+        raise JobledgerError(
+            "memory:// keeps jobs only while one command runs; use a file: or postgresql:// "
+            "store (memory:// serves only `demo`)"
+        )
+    context.obj = {"store": url}
 
 
 @cli.command()
-@click.argument("components", nargs=-1)
+@click.argument("names", nargs=-1)
 @file_option
 @click.option("--name", help="A name for the job.")
 @click.option("--allowed-failures", type=int, default=0, show_default=True)
@@ -103,7 +76,7 @@ def cli(context: click.Context, store: str | None, debug: bool) -> None:
 def create(
     context: click.Context,
     *,
-    components: tuple[str, ...],
+    names: tuple[str, ...],
     source: str | None,
     name: str | None,
     allowed_failures: int,
@@ -112,7 +85,7 @@ def create(
 ) -> None:
     """Create a job; components from arguments, --file, or stdin, one per line."""
     new = _open(context, create=True).create_job(
-        _components(components, source),
+        components(names, source),
         name=name,
         allowed_failures=allowed_failures,
         job_id=job_id,
@@ -122,12 +95,21 @@ def create(
 
 @cli.command()
 @click.argument("job")
-@click.argument("components", nargs=-1)
+@click.argument("names", nargs=-1)
 @file_option
+@json_option
 @click.pass_context
-def add(context: click.Context, job: str, components: tuple[str, ...], source: str | None) -> None:
+def add(
+    context: click.Context, job: str, names: tuple[str, ...], source: str | None, as_json: bool
+) -> None:
     """Add components to an unfinished job."""
-    _open(context).add_components(job, _components(components, source))
+    added = components(names, source)
+    _open(context).add_components(job, added)
+    job_id = str(UUID(job))  # As the Tracker accepted it.
+    if as_json:
+        out.emit_json({"job_id": job_id, "added": len(added)})
+    else:
+        click.echo(f"added {len(added)} component(s) to job {job_id}")
 
 
 def _report_command(status: Status | None) -> click.Command:
@@ -140,7 +122,8 @@ def _report_command(status: Status | None) -> click.Command:
             out.emit_json(receipt)
         else:
             note = "" if receipt.recorded else " (already final; nothing recorded)"
-            click.echo(f"{component}: {receipt.status.value}, version {receipt.version}{note}")
+            shown = out.visible(component)
+            click.echo(f"{shown}: {receipt.status.value}, version {receipt.version}{note}")
 
     params: list[click.Parameter] = [click.Argument(["job"]), click.Argument(["component"])]
     if status is None:
@@ -162,27 +145,26 @@ cli.add_command(_report_command(Status.FAILED), "fail")
 
 @cli.command()
 @click.argument("job")
-@click.option("--limit", default=50, show_default=True, help="Components to show.")
+@click.option("--limit", type=click.IntRange(min=1), default=PAGE, show_default=True,
+              help="Components to show.")  # fmt: skip
+@click.option("--cursor", help="The next_cursor of the previous page.")
 @json_option
 @click.pass_context
-def status(context: click.Context, job: str, limit: int, as_json: bool) -> None:
-    """Show where a job stands."""
-    tracker = _open(context)
+def status(context: click.Context, job: str, limit: int, cursor: str | None, as_json: bool) -> None:
+    """Show where a job stands, with one page of its components."""
+    snapshot = _open(context).status(job)
+    page, next_cursor = out.status_page(snapshot, limit, cursor)
     if as_json:
-        out.emit_json(tracker.status(job))
+        out.status_json(snapshot, page, next_cursor)
         return
-    summary = tracker.summary(job)
-    page = tracker.components(job, limit=limit)
-    console = out.console()
-    console.print(out.summary_table(summary))
-    console.print(out.components_table(page.items))
-    if page.next_cursor is not None:
-        console.print(f"... {summary.total - len(page.items)} more; use --limit or --json")
+    out.show(out.summary_table(snapshot), out.components_table(page))
+    if next_cursor is not None:
+        click.echo(f"... {snapshot.total - int(next_cursor) - 1} more: --cursor {next_cursor}")
 
 
 @cli.command()
 @click.argument("job")
-@click.option("--timeout", type=float, help="Give up after this many seconds (exit 3).")
+@click.option("--timeout", type=Seconds(), help="Give up after this many seconds (exit 3).")
 @json_option
 @click.pass_context
 def watch(context: click.Context, job: str, timeout: float | None, as_json: bool) -> None:
@@ -192,36 +174,19 @@ def watch(context: click.Context, job: str, timeout: float | None, as_json: bool
     try:
         if as_json:
             final = tracker.wait(job, timeout=timeout)
-            out.emit_json(final)
+            out.status_json(final, *out.status_page(final, PAGE, None))
         else:
-            final = _watch_live(tracker, job, timeout)
+            final = out.follow(tracker.follow(job, timeout=timeout))
+            out.show(out.summary_table(final))
     except TimeoutError as error:
         click.echo(f"jobledger: {error}", err=True)
         context.exit(WATCH_TIMEOUT)
     context.exit(WATCH_EXITS[final.overall])
 
 
-def _watch_live(tracker: Tracker, job: str, timeout: float | None) -> JobSummary:
-    """Redraw the job's progress twice a second until it finishes or `timeout` passes (this
-    process reports nothing, so there is no report of its own to wake it sooner)."""
-    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn())
-    with Progress(*columns, console=out.console()) as progress:
-        task = progress.add_task(job, total=1.0)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            summary = tracker.summary(job)
-            progress.update(task, completed=summary.progress, description=summary.overall)
-            if summary.is_finished:
-                return summary
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                raise TimeoutError(f"job {job} has not finished within {timeout} s")
-            time.sleep(_REDRAW if remaining is None else min(_REDRAW, remaining))
-
-
 @cli.command("list")
-@click.option("--status", "wanted", type=click.Choice([s.value for s in Status]))
-@click.option("--limit", default=50, show_default=True)
+@click.option("--status", "wanted", type=click.Choice([s.value for s in JOB_STATUSES]))
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--cursor", help="The next_cursor of the previous page.")
 @json_option
 @click.pass_context
@@ -233,7 +198,7 @@ def list_jobs(
     if as_json:
         out.emit_json(page)
         return
-    out.console().print(out.jobs_table(page.items))
+    out.show(out.jobs_table(page.items))
     if page.next_cursor:
         click.echo(f"more: --cursor {page.next_cursor}")
 
@@ -246,16 +211,22 @@ def list_jobs(
 def history(context: click.Context, job: str, component: str | None, as_json: bool) -> None:
     """List what was recorded for a job, in order."""
     events = _open(context).history(job, component)
-    out.emit_json(events) if as_json else out.console().print(out.history_table(events))
+    out.emit_json(events) if as_json else out.show(out.history_table(events))
 
 
 @cli.command()
 @click.argument("job")
 @click.option("--reason", default="", help="Why, for the record.")
+@json_option
 @click.pass_context
-def cancel(context: click.Context, job: str, reason: str) -> None:
+def cancel(context: click.Context, job: str, reason: str, as_json: bool) -> None:
     """Cancel an unfinished job."""
     _open(context).cancel(job, reason)
+    job_id = str(UUID(job))  # As the Tracker accepted it.
+    if as_json:
+        out.emit_json({"job_id": job_id, "overall": Status.CANCELLED.value})
+    else:
+        click.echo(f"cancelled job {job_id}")
 
 
 @cli.command()
@@ -272,12 +243,7 @@ def prune(
     as_json: bool,
 ) -> None:
     """Delete whole finished jobs."""
-    finished_before = datetime.now(UTC) - older_than
-    try:
-        earlier(finished_before, keep_failed_for, "keep_failed_for")
-    except InvalidInput:
-        message = "reaches back before the year 1 with --older-than"
-        raise click.BadParameter(message, param_hint="'--keep-failed-for'") from None
+    finished_before = earlier(datetime.now(UTC), older_than, "--older-than")
     count = _open(context).prune(
         finished_before=finished_before,
         keep_failed_for=keep_failed_for,
@@ -291,26 +257,27 @@ def prune(
 
 @cli.command()
 @duration_option("--older-than", default="10m", show_default=True, help="Quiet for this long.")
-@click.option("--limit", default=100, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
 @json_option
 @click.pass_context
 def stale(context: click.Context, older_than: timedelta, limit: int, as_json: bool) -> None:
     """List in-progress components that stopped reporting."""
     items = _open(context).stale(older_than, limit=limit)
-    out.emit_json(items) if as_json else out.console().print(out.stale_table(items))
+    out.emit_json(items) if as_json else out.show(out.stale_table(items))
 
 
 @cli.command()
 @click.argument("registrars", nargs=-1, required=True)
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
-@click.option("--poll", default=1.0, show_default=True, help="Seconds between looks.")
+@click.option(
+    "--poll", type=Seconds(), default=1.0, show_default=True, help="Seconds between looks."
+)
 @click.pass_context
 def hooks(context: click.Context, registrars: tuple[str, ...], once: bool, poll: float) -> None:
     """Run the hook runner. Each REGISTRAR is `module:function`, called with the Tracker to
     register hooks on it (tracker.on_completed(...) etc.)."""
     tracker = _open(context)
-    for target in registrars:
-        _registrar(target)(tracker)
+    load_hooks(tracker, registrars)
     stopping: list[int] = []
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, lambda received, frame: stopping.append(received))
@@ -318,19 +285,9 @@ def hooks(context: click.Context, registrars: tuple[str, ...], once: bool, poll:
     click.echo(f"{calls} hook call(s)", err=True)
 
 
-def _registrar(target: str) -> Callable[[Tracker], object]:
-    module, _, name = target.partition(":")
-    try:
-        function = getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError, ValueError) as error:
-        raise JobledgerError(f"cannot load hook registrar {target!r}: {error}") from None
-    if not callable(function):
-        raise JobledgerError(f"hook registrar {target!r} is not callable")
-    return function  # type: ignore[no-any-return]
-
-
 @cli.command()
-@click.option("--workers", default=4, show_default=True, help="Worker processes.")
+@click.option("--workers", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Worker processes.")  # fmt: skip
 @click.pass_context
 def demo(context: click.Context, workers: int) -> None:
     """Play the original example: 10 downloads, 100 resizes, then one notification."""
@@ -344,7 +301,7 @@ def init(context: click.Context) -> None:
     """Create the store and all its tables, if missing (a PostgreSQL role without CREATE on
     the schema can then use it)."""
     _open(context, create=True).init_store()
-    click.echo(f"store ready: {describe_store(context.obj['store'])}")
+    click.echo(f"store ready: {out.visible(describe_store(context.obj['store']))}")
 
 
 EXIT_DAMAGED = 5
@@ -389,12 +346,15 @@ def main(argv: Iterable[str] | None = None) -> int:
     except click.UsageError as error:
         error.show()
         return EXIT_USAGE
-    except click.Abort:
-        return EXIT_ERROR
-    except (JobledgerError, click.ClickException) as error:
+    except click.Abort:  # Ctrl-C
+        click.echo("jobledger: interrupted", err=True)
+        return EXIT_INTERRUPTED
+    except Exception as error:  # Every failure is one line, exit 4.
         if debug:
-            raise
-        click.echo(f"jobledger: {error}", err=True)
+            traceback.print_exc()
+        expected = isinstance(error, JobledgerError | click.ClickException)
+        message = str(error) if expected else f"unexpected {type(error).__name__}: {error}"
+        click.echo(f"jobledger: {out.visible(message)}", err=True)
         return EXIT_ERROR
     return returned if isinstance(returned, int) else 0
 

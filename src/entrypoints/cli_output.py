@@ -1,24 +1,32 @@
-"""How the command line shows things: rich tables for people, stable JSON for scripts."""
+"""How the command line shows things: rich tables for people, stable JSON for scripts.
+
+Names, messages and reasons are shown literally: rich markup in them is never obeyed and
+control characters (escape sequences, line breaks, bidi overrides) appear as `\\x1b`, `\\n`,
+`\\u202e`. Ids and times are never wrapped or cut; times are ISO 8601 UTC ending in `Z`.
+"""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from itertools import chain, islice
 
 import click
 from pydantic import BaseModel
-from rich.console import Console
+from rich.console import Console, RenderableType
+from rich.measure import Measurement
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 from rich.progress_bar import ProgressBar
 from rich.table import Table
+from rich.text import Text
 
 from ..application.results import StaleComponent, StatusEvent
 from ..domain.component import ComponentStatus
-from ..domain.errors import InvalidInput
-from ..domain.projection import JobSummary
+from ..domain.projection import JobStatus, JobSummary
 from ..domain.status import Status
-from ..domain.validation import earlier
+from ..domain.validation import parse_cursor
 
 STYLES = {
     Status.PENDING: "dim",
@@ -29,28 +37,33 @@ STYLES = {
     Status.CANCELLED: "magenta",
 }
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)([wdhms])")
-_UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+# C0 and C1 controls, line and paragraph separators, bidi marks, embeddings and isolates.
+_CONTROL = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+_WRAPPED = frozenset({"name", "component", "message"})
+"""Table columns that wrap (folding long words); the others (ids, times...) never do."""
+_WIDEST = 100_000
 
 
-def duration(context: click.Context, option: click.Parameter, value: str) -> timedelta:
-    """Option callback: `3d`, `12h`, `1d12h`, `90s` or `2w` as a timedelta, or BadParameter
-    naming the option."""
-    parts = _DURATION.findall(value)
-    if not parts or "".join(n + u for n, u in parts) != value.strip():
-        message = f"{value!r} is not a duration like 3d, 12h, 30m or 1d12h"
-        raise click.BadParameter(message, context, option)
-    try:
-        span = sum((timedelta(**{_UNITS[u]: float(n)}) for n, u in parts), timedelta())
-        earlier(datetime.now(UTC), span, "duration")  # Every command counts back from now.
-    except (OverflowError, InvalidInput):
-        message = f"{value!r} reaches back before the year 1"
-        raise click.BadParameter(message, context, option) from None
-    return span
+def visible(text: str) -> str:
+    """`text` with every control character written as its Python escape (`\\x1b`, `\\n`)."""
+    return _CONTROL.sub(lambda match: repr(match.group())[1:-1], text)
+
+
+def literal(text: str) -> Text:
+    """`text` for a table cell: escaped by `visible` and never read as markup."""
+    return Text(visible(text))
+
+
+def when(moment: datetime | None) -> str:
+    """A time as people read it here: ISO 8601 in UTC to the second, ending in `Z`."""
+    return "" if moment is None else f"{moment.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
 
 
 def emit_json(value: BaseModel | Sequence[BaseModel] | dict[str, object]) -> None:
-    """Print `value` as one JSON document (pydantic models in their JSON form)."""
+    """Print `value` as one JSON document (pydantic models in their JSON form, whose times
+    end in `Z`)."""
     if isinstance(value, BaseModel):
         data: object = value.model_dump(mode="json")
     elif isinstance(value, dict):
@@ -60,84 +73,148 @@ def emit_json(value: BaseModel | Sequence[BaseModel] | dict[str, object]) -> Non
     click.echo(json.dumps(data, ensure_ascii=False))
 
 
-def _when(moment: datetime | None) -> str:
-    return "" if moment is None else moment.isoformat(timespec="seconds")
+def console() -> Console:
+    """Where tables go (standard output)."""
+    return Console(highlight=False)
 
 
-def _status(status: Status) -> str:
-    return f"[{STYLES[status]}]{status.value}[/]"
+def show(*renderables: RenderableType, on: Console | None = None) -> None:
+    """Print `renderables`, widening the console past the terminal if need be so that no id
+    or time is cut (the terminal then wraps the long lines whole)."""
+    on = on or console()
+    widest = on.options.update(width=_WIDEST)
+    need = max(Measurement.get(on, widest, r).minimum for r in renderables)
+    on.width = max(on.width, need)
+    on.print(*renderables)
+
+
+def status_page(
+    status: JobStatus, limit: int, cursor: str | None
+) -> tuple[list[ComponentStatus], str | None]:
+    """One page of the job's components, in declared order, from one snapshot; the cursor is
+    the ordinal of the page's last component, as `Tracker.components` uses."""
+    start = parse_cursor(cursor, default=-1) + 1
+    items = list(islice(status.components.values(), start, start + limit + 1))
+    return items[:limit], str(start + limit - 1) if len(items) > limit else None
+
+
+def status_json(status: JobStatus, page: list[ComponentStatus], next_cursor: str | None) -> None:
+    """Print the `status --json` document: the summary, one page of components, the cursor."""
+    document = status.model_dump(mode="json", exclude={"components"})
+    document["components"] = {c.name: c.model_dump(mode="json") for c in page}
+    document["next_cursor"] = next_cursor
+    emit_json(document)
+
+
+def follow(summaries: Iterator[JobSummary]) -> JobSummary:
+    """Draw a progress bar from each summary until the last, which is returned."""
+    final = first = next(summaries)
+    columns = (TextColumn("{task.description}", markup=False), BarColumn(), TaskProgressColumn())
+    with Progress(*columns, console=console()) as progress:
+        task = progress.add_task(visible(first.name or str(first.job_id)), total=1.0)
+        for final in chain([first], summaries):
+            label = f"{visible(final.name or str(final.job_id))} {final.overall}"
+            progress.update(task, completed=final.progress, description=label)
+    return final
+
+
+def _status(status: Status) -> Text:
+    return Text(status.value, style=STYLES[status])
+
+
+def _table(*headers: str) -> Table:
+    table = Table()
+    for header in headers:
+        wraps = header in _WRAPPED
+        table.add_column(header, no_wrap=not wraps, overflow="fold" if wraps else "ellipsis")
+    return table
+
+
+def _percent(fraction: float | None) -> str:
+    return "" if fraction is None else f"{fraction:.0%}"
 
 
 def summary_table(summary: JobSummary) -> Table:
     """The job's header: name, outcome, progress bar, counts, times."""
     table = Table.grid(padding=(0, 2))
+    table.add_column(no_wrap=True)
+    table.add_column()
     table.add_row("job", str(summary.job_id))
     if summary.name is not None:
-        table.add_row("name", summary.name)
+        table.add_row("name", literal(summary.name))
     table.add_row("status", _status(summary.overall))
-    table.add_row(
-        "progress",
-        ProgressBar(total=1.0, completed=summary.progress, width=40),
-    )
+    table.add_row("progress", ProgressBar(total=1.0, completed=summary.progress, width=40))
     table.add_row("", f"{summary.progress:.1%} of {summary.total} components")
-    counts = ", ".join(f"{_status(s)} {n}" for s, n in summary.counts.items() if n)
+    counts = Text(", ").join(
+        Text.assemble(_status(s), f" {n}") for s, n in summary.counts.items() if n
+    )
     table.add_row("components", counts)
-    table.add_row("created", _when(summary.created_at))
-    table.add_row("updated", _when(summary.updated_at))
+    table.add_row("created", when(summary.created_at))
+    table.add_row("updated", when(summary.updated_at))
     if summary.finished_at is not None:
-        table.add_row("finished", _when(summary.finished_at))
+        table.add_row("finished", when(summary.finished_at))
     if summary.cancel_reason:
-        table.add_row("cancelled", summary.cancel_reason)
+        table.add_row("cancelled", literal(summary.cancel_reason))
     return table
 
 
 def components_table(components: Iterable[ComponentStatus]) -> Table:
     """One row per component: status, progress, version, last update, message."""
-    table = Table("component", "status", "progress", "version", "updated", "message")
+    table = _table("component", "status", "progress", "version", "updated", "message")
     for c in components:
         bar = "" if c.progress is None else ProgressBar(total=1.0, completed=c.progress, width=12)
         table.add_row(
-            c.name, _status(c.status), bar, str(c.version), _when(c.updated_at), c.message
+            literal(c.name),
+            _status(c.status),
+            bar,
+            str(c.version),
+            when(c.updated_at),
+            literal(c.message),
         )
     return table
 
 
 def jobs_table(items: Iterable[JobSummary]) -> Table:
     """The job listing."""
-    table = Table("job", "name", "status", "progress", "components", "created")
+    table = _table("job", "name", "status", "progress", "components", "created")
     for s in items:
         table.add_row(
             str(s.job_id),
-            s.name or "",
+            literal(s.name or ""),
             _status(s.overall),
-            f"{s.progress:.0%}",
+            _percent(s.progress),
             str(s.total),
-            _when(s.created_at),
+            when(s.created_at),
         )
     return table
 
 
 def history_table(events: Iterable[StatusEvent]) -> Table:
     """A job's or component's history, in recorded order."""
-    table = Table("recorded", "component", "status", "progress", "version", "message")
+    table = _table("recorded", "component", "status", "progress", "version", "message")
     for e in events:
-        who = e.component if e.component is not None else f"hook {e.hook}"
-        progress = "" if e.progress is None else f"{e.progress:.0%}"
+        who = literal(e.component) if e.component is not None else literal(f"hook {e.hook}")
         table.add_row(
-            _when(e.recorded_at), who, _status(e.status), progress, str(e.version), e.message
+            when(e.recorded_at),
+            who,
+            _status(e.status),
+            _percent(e.progress),
+            str(e.version),
+            literal(e.message),
         )
     return table
 
 
 def stale_table(items: Iterable[StaleComponent]) -> Table:
     """Quiet in-progress components."""
-    table = Table("job", "component", "status", "last report", "message")
+    table = _table("job", "component", "status", "last report", "message")
     for s in items:
         c = s.component
-        table.add_row(str(s.job_id), c.name, _status(c.status), _when(c.updated_at), c.message)
+        table.add_row(
+            str(s.job_id),
+            literal(c.name),
+            _status(c.status),
+            when(c.updated_at),
+            literal(c.message),
+        )
     return table
-
-
-def console() -> Console:
-    """Where tables go (standard output)."""
-    return Console(highlight=False)

@@ -57,10 +57,11 @@ def run_demo(url: str, *, workers: int = 4, console: Console | None = None) -> J
                 done.result()
         tracker.run_hooks(once=True)
         for finished in announced:
-            console.print(f"hook {finished.hook!r} ran for {finished.key}: {finished.outcome}")
-        console.print(out.summary_table(final))
+            ran = f"hook {finished.hook!r} ran for {finished.key}: {finished.outcome}"
+            console.print(out.literal(ran))
+        out.show(out.summary_table(final), on=console)
         console.print(f"retried after a failed attempt: {', '.join(sorted(FLAKY))}")
-    console.print(f"store: {describe_store(url)}")
+    console.print(out.literal(f"store: {describe_store(url)}"))
     return final
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
 import time
@@ -14,6 +16,11 @@ import pytest
 from jobledger import Tracker
 
 SCRIPT = Path(sys.executable).with_name("jobledger")
+
+# Names and messages an attacker controls: screen clear, title set, rich markup and a link.
+HOSTILE = "x\x1b[2Jy\x1b]0;owned\x07z[red]r[/red][link=https://e.example]l[/link]\u202en"
+SHOWN = "x\\x1b[2Jy\\x1b]0;owned\\x07z[red]r[/red][link=https://e.example]l[/link]\\u202en"
+TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
 
 @pytest.fixture
@@ -109,10 +116,11 @@ def test_cancel_prune_and_stale(store: str) -> None:
         (("prune", "--older-than", "soon"), "'--older-than': 'soon' is not a duration"),
         (("stale", "--older-than", "1x"), "'--older-than': '1x' is not a duration"),
         (("stale", "--older-than", "9999999999w"), "'9999999999w' reaches back before the year 1"),
-        (("prune", "--older-than", "3000000d"), "'3000000d' reaches back before the year 1"),
+        (("prune", "--older-than", "3000000d"), "--older-than 3000000 days, 0:00:00 reaches back"),
+        (("stale", "--older-than", "3000000d"), "older_than 3000000 days, 0:00:00 reaches back"),
         (
             ("prune", "--older-than", "400000d", "--keep-failed-for", "400000d"),
-            "'--keep-failed-for': reaches back before the year 1 with --older-than",
+            "keep_failed_for 400000 days, 0:00:00 reaches back before the year 1",
         ),
     ],
 )
@@ -191,18 +199,35 @@ def test_hooks_runs_registered_hooks_once(store: str, tmp_path: Path) -> None:
 def test_help_lists_every_command() -> None:
     result = run("--help")
     assert result.returncode == 0
-    for command in ["create", "add", "report", "start", "complete", "fail", "status", "watch",
-                    "list", "history", "cancel", "prune", "stale", "hooks", "demo"]:  # fmt: skip
+    for command in [
+        "create",
+        "add",
+        "report",
+        "start",
+        "complete",
+        "fail",
+        "status",
+        "watch",
+        "list",
+        "history",
+        "cancel",
+        "prune",
+        "stale",
+        "hooks",
+        "demo",
+    ]:
         assert command in result.stdout
 
 
 @pytest.mark.slow
 def test_demo_finishes_the_example_job(tmp_path: Path) -> None:
     started = time.monotonic()
+    where = tmp_path / "[bold]s"  # The store's path is shown literally, markup and all.
+    where.mkdir()
     environment = {k: v for k, v in os.environ.items() if k != "JOBLEDGER_STORE"}
     result = subprocess.run(
         [str(SCRIPT), "demo"],
-        cwd=tmp_path,
+        cwd=where,
         capture_output=True,
         text=True,
         timeout=120,
@@ -213,7 +238,7 @@ def test_demo_finishes_the_example_job(tmp_path: Path) -> None:
     assert time.monotonic() - started < 30
     assert "completed 111" in result.stdout
     assert "hook 'announce' ran" in result.stdout
-    assert str(tmp_path / ".jobledger") in result.stdout.replace("\n", "")
+    assert str(where / ".jobledger") in result.stdout.replace("\n", "")
 
 
 MALFORMED = [
@@ -254,3 +279,228 @@ def test_create_and_init_make_the_store(tmp_path: Path) -> None:
     assert json.loads(ok("list", "--json", store=f"file://{tmp_path / 'a'}"))["items"] == []
     create(f"file://{tmp_path / 'b'}", "x")
     assert (tmp_path / "b" / "events" / "FORMAT").exists()
+
+
+# Issue 12: hostile names, bad input, narrow terminals.
+def literal(output: str) -> str:
+    """`output` with the table borders and wrapping undone, to look for a whole string."""
+    return re.sub(r"[\s│┃|]+", "", output)
+
+
+def assert_shown_literally(output: str, *expected: str) -> None:
+    for control in ("\x1b", "\x07", "\u202e"):
+        assert control not in output
+    for text in expected:
+        assert literal(text) in literal(output)
+
+
+@pytest.fixture
+def hostile_job(store: str) -> str:
+    job = json.loads(
+        ok("create", "--json", "--name", HOSTILE, store=store, stdin=f"{HOSTILE}\nplain\n")
+    )["job_id"]
+    started = ok("start", job, HOSTILE, "-m", HOSTILE, "-p", "0.5", store=store)
+    assert started == f"{SHOWN}: in_progress, version 1\n"
+    return job
+
+
+def test_status_shows_names_and_messages_literally(store: str, hostile_job: str) -> None:
+    assert_shown_literally(ok("status", hostile_job, store=store), f"name{SHOWN}", SHOWN)
+
+
+def test_history_shows_component_and_hook_names_literally(
+    store: str, tmp_path: Path, hostile_job: str
+) -> None:
+    (tmp_path / "hostile_hooks.py").write_text(
+        f"def register(tracker):\n    tracker.on_finished(print, name={HOSTILE!r})\n"
+    )
+    ok("cancel", hostile_job, "--reason", HOSTILE, store=store)
+    result = run(
+        "hooks", "--once", "hostile_hooks:register", store=store, env={"PYTHONPATH": str(tmp_path)}
+    )
+    assert result.returncode == 0, result.stderr
+    output = ok("history", hostile_job, store=store)
+    assert_shown_literally(output, SHOWN)
+    assert "hook" in output
+    assert_shown_literally(ok("status", hostile_job, store=store), f"cancelled{SHOWN}")
+
+
+def test_list_stale_and_watch_show_names_literally(store: str, hostile_job: str) -> None:
+    assert_shown_literally(ok("list", store=store), SHOWN)
+    assert_shown_literally(ok("stale", "--older-than", "0s", store=store), SHOWN)
+    ok("cancel", hostile_job, "--reason", HOSTILE, store=store)
+    result = run("watch", hostile_job, store=store)
+    assert result.returncode == 2, result.stderr
+    assert_shown_literally(result.stdout, f"name{SHOWN}", f"cancelled{SHOWN}")
+
+
+def test_json_keeps_names_verbatim(store: str, hostile_job: str) -> None:
+    status = json.loads(ok("status", hostile_job, "--json", store=store))
+    assert status["name"] == HOSTILE
+    assert status["components"][HOSTILE]["message"] == HOSTILE
+
+
+def test_negative_zero_progress_shows_as_zero(store: str) -> None:
+    job = create(store, "a")
+    ok("start", job, "a", "-p", "-0.0", store=store)
+    assert "-0%" not in ok("history", job, store=store)
+    assert json.loads(ok("history", job, "--json", store=store))[0]["progress"] == 0.0
+
+
+@pytest.mark.parametrize("command", ["create", "add", "stdin"])
+def test_components_that_are_not_utf8_are_one_line(
+    store: str, tmp_path: Path, command: str
+) -> None:
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"ok\n\xff\xfe broken\n")
+    args = {
+        "create": ["create", "--file", str(bad)],
+        "add": ["add", create(store, "a"), "--file", str(bad)],
+        "stdin": ["create"],
+    }[command]
+    result = subprocess.run(
+        [str(SCRIPT), "--store", store, *args],
+        input=bad.read_bytes(),
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    where = "stdin" if command == "stdin" else repr(str(bad))
+    assert (result.returncode, result.stdout) == (4, b"")
+    assert result.stderr.decode().splitlines() == [
+        f"jobledger: components from {where} are not UTF-8 text: byte 0xff at offset 3"
+    ]
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_name(store: str, tmp_path: Path) -> None:
+    listed = tmp_path / "names.txt"
+    listed.write_bytes("\ufefffirst\nsecond\n".encode())
+    job = json.loads(ok("create", "--json", "--file", str(listed), store=store))["job_id"]
+    status = json.loads(ok("status", job, "--json", store=store))
+    assert list(status["components"]) == ["first", "second"]
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("demo", "--workers", "0"), "'--workers': 0 is not in the range x>=1"),
+        (("demo", "--workers", "-1"), "'--workers': -1 is not in the range x>=1"),
+        (("watch", "x", "--timeout", "-1"), "'--timeout': -1 is not a number of seconds >= 0"),
+        (("watch", "x", "--timeout", "nan"), "'--timeout': nan is not a number of seconds >= 0"),
+    ],
+)
+def test_bad_numbers_are_usage_errors_and_create_nothing(
+    store: str, args: tuple[str, ...], needle: str
+) -> None:
+    result = run(*args, store=store)
+    assert (result.returncode, result.stdout) == (64, "")
+    assert needle in result.stderr
+    assert json.loads(ok("list", "--json", store=store))["items"] == []
+
+
+@pytest.mark.parametrize(
+    ("registrar", "needle"),
+    [
+        ("os:getcwd", "hook registrar 'os:getcwd' failed: TypeError: "),
+        ("../../etc:x", "cannot load hook registrar '../../etc:x': "),
+        (
+            "failing_hooks:register",
+            "hook registrar 'failing_hooks:register' failed: RuntimeError: no hooks today",
+        ),
+        ("failing_hooks:broken", "cannot load hook registrar 'failing_hooks:broken': "),
+    ],
+)
+@pytest.mark.parametrize("debug", [False, True])
+def test_hook_registrars_that_fail_are_named(
+    store: str, tmp_path: Path, registrar: str, needle: str, debug: bool
+) -> None:
+    (tmp_path / "failing_hooks.py").write_text(
+        "def register(tracker):\n    raise RuntimeError('no hooks today')\n"
+    )
+    if registrar.endswith("broken"):
+        (tmp_path / "failing_hooks.py").write_text("raise ValueError('broken at import')\n")
+    args = ("--debug",) if debug else ()
+    result = run(
+        *args, "hooks", "--once", registrar, store=store, env={"PYTHONPATH": str(tmp_path)}
+    )
+    assert result.returncode == 4
+    assert needle in result.stderr
+    assert ("Traceback" in result.stderr) is debug
+    if not debug:
+        assert len(result.stderr.splitlines()) == 1
+
+
+def test_ctrl_c_in_watch_exits_130_with_a_word(store: str) -> None:
+    job = create(store, "a")
+    watcher = subprocess.Popen(
+        [str(SCRIPT), "--store", store, "watch", job],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(1.5)
+    watcher.send_signal(signal.SIGINT)
+    _, stderr = watcher.communicate(timeout=30)
+    assert watcher.returncode == 130
+    assert stderr.strip().splitlines()[-1] == "jobledger: interrupted"
+
+
+def test_list_offers_only_statuses_a_job_can_have(store: str) -> None:
+    result = run("list", "--status", "retrying", store=store)
+    assert result.returncode == 64
+    assert "'pending', 'in_progress', 'completed', 'failed', 'cancelled'" in result.stderr
+
+
+def test_status_json_is_paged_like_the_table(store: str) -> None:
+    job = create(store, *(f"c{n}" for n in range(5)))
+    first = json.loads(ok("status", job, "--json", "--limit", "2", store=store))
+    assert (list(first["components"]), first["total"]) == (["c0", "c1"], 5)
+    cursor = first["next_cursor"]
+    second = json.loads(
+        ok("status", job, "--json", "--limit", "2", "--cursor", cursor, store=store)
+    )
+    assert list(second["components"]) == ["c2", "c3"]
+    last = json.loads(ok("status", job, "--json", "--cursor", second["next_cursor"], store=store))
+    assert (list(last["components"]), last["next_cursor"]) == (["c4"], None)
+    table = ok("status", job, "--limit", "2", store=store)
+    assert f"3 more: --cursor {cursor}" in table
+    assert "c2" in ok("status", job, "--limit", "2", "--cursor", cursor, store=store)
+
+
+def test_ids_and_times_are_never_cut_in_narrow_terminals(store: str) -> None:
+    job = create(store, "a-component-with-a-long-name")
+    ok("start", job, "a-component-with-a-long-name", "-m", "a long message " * 5, store=store)
+    for args in (("list",), ("stale", "--older-than", "0s"), ("history", job), ("status", job)):
+        output = run(*args, store=store, env={"COLUMNS": "40"}).stdout
+        assert "…" not in output
+        assert job in output or args[0] == "history"
+        assert TIME.search(output), output
+        assert "+00:00" not in output
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_cancel_and_add_confirm(store: str, as_json: bool) -> None:
+    job = create(store, "a")
+    flag = ("--json",) if as_json else ()
+    added = ok("add", job, "b", "c", *flag, store=store)
+    cancelled = ok("cancel", job, "--reason", "enough", *flag, store=store)
+    if as_json:
+        assert json.loads(added) == {"job_id": job, "added": 2}
+        assert json.loads(cancelled) == {"job_id": job, "overall": "cancelled"}
+    else:
+        assert added == f"added 2 component(s) to job {job}\n"
+        assert cancelled == f"cancelled job {job}\n"
+
+
+@pytest.mark.parametrize("command", [("create", "a"), ("list",), ("hooks", "--once", "os:sep")])
+def test_the_memory_store_is_refused(command: tuple[str, ...]) -> None:
+    result = run(*command, store="memory://")
+    assert (result.returncode, result.stdout) == (4, "")
+    assert result.stderr.startswith("jobledger: memory:// keeps jobs only while one command runs")
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_debug_keeps_the_exit_code(store: str) -> None:
+    for args in (("status", "not-a-uuid"), ("create", "--file", "/nonexistent")):
+        assert run(*args, store=store).returncode == 4
+        assert run("--debug", *args, store=store).returncode == 4

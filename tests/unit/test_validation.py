@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
-from jobledger import InvalidJobDefinition, InvalidReport, JobNotFound, Status
+from jobledger import InvalidInput, InvalidJobDefinition, InvalidReport, JobNotFound, Status
 from jobledger.domain.status import reportable_status
 from jobledger.domain.validation import (
     check_components,
@@ -12,6 +15,8 @@ from jobledger.domain.validation import (
     check_metadata,
     check_name,
     check_progress,
+    earlier,
+    parse_duration,
     parse_job_id,
 )
 
@@ -61,6 +66,40 @@ def test_progress_must_be_a_real_fraction(value: object) -> None:
 def test_progress_ints_become_floats() -> None:
     assert check_progress(1) == 1.0
     assert check_progress(None) is None
+
+
+def test_negative_zero_progress_is_zero() -> None:
+    progress = check_progress(-0.0)
+    assert progress is not None
+    assert math.copysign(1.0, progress) == 1.0
+
+
+@pytest.mark.parametrize(
+    ("text", "span"),
+    [("3d", timedelta(days=3)), ("1d12h", timedelta(days=1.5)), ("90s", timedelta(seconds=90)),
+     ("2w", timedelta(weeks=2)), ("0.5m", timedelta(seconds=30)), ("0s", timedelta(0))],
+)  # fmt: skip
+def test_durations_are_parsed(text: str, span: timedelta) -> None:
+    assert parse_duration(text) == span
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [("soon", "not a duration"), ("3", "not a duration"), ("-3d", "not a duration"),
+     ("3d 2h", "not a duration"), ("9999999999w", "before the year 1")],
+)  # fmt: skip
+def test_bad_durations_are_named(text: str, problem: str) -> None:
+    with pytest.raises(InvalidInput, match=f"'{text}' .*{problem}"):
+        parse_duration(text)
+
+
+def test_earlier_is_the_one_range_check() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    assert earlier(now, timedelta(days=1), "span") == datetime(2025, 12, 31, tzinfo=UTC)
+    with pytest.raises(InvalidInput, match="span must be a non-negative timedelta"):
+        earlier(now, timedelta(seconds=-1), "span")
+    with pytest.raises(InvalidInput, match="span 800000 days, 0:00:00 reaches back"):
+        earlier(now, timedelta(days=800_000), "span")
 
 
 def test_malformed_job_ids_raise_the_requested_error() -> None:
