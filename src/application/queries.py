@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 from uuid import UUID
 
-from ..domain.errors import JobNotFound, StoreError
+from ..domain.errors import InvalidInput, JobNotFound, StoreError
 from ..domain.events import HookRan, StatusReported
 from ..domain.job import Job
 from ..domain.projection import JobStatus, JobSummary
@@ -115,6 +115,11 @@ class Queries:
 
     def follow(self, job_id: UUID | str, *, timeout: float | None) -> Iterator[JobSummary]:
         job_id = parse_job_id(job_id, JobNotFound)
+        if timeout is not None and not timeout >= 0:  # NaN too
+            raise InvalidInput(f"timeout must be a number of seconds >= 0, not {timeout!r}")
+        return self._follow(job_id, timeout)
+
+    def _follow(self, job_id: UUID, timeout: float | None) -> Iterator[JobSummary]:
         deadline = None if timeout is None else time.monotonic() + timeout
         delay, last = 0.01, None
         while True:

@@ -336,6 +336,9 @@ class TrackerContract(LifecycleContract):
         unfinished = tracker.create_job(["a"])
         with pytest.raises(TimeoutError, match=str(unfinished)):
             list(tracker.follow(unfinished, timeout=0.05))
+        for bad in (-1.0, float("nan")):
+            with pytest.raises(InvalidInput, match="timeout"):
+                tracker.wait(unfinished, timeout=bad)
 
     def test_wait_times_out_naming_the_job(self, tracker: Tracker) -> None:
         job = tracker.create_job(["a"])
