@@ -1,12 +1,18 @@
-"""The Tracker's maintenance: pruning finished jobs and rebuilding the status view."""
+"""The Tracker's maintenance: pruning finished jobs and rebuilding the status view.
+
+A job is pruned in two steps: its streams, then its view rows. The rows go last, so a prune
+that stops in between (killed, or failing) leaves the job listed as finished, and the next
+prune, finding its events gone, finishes the work. Concurrent prunes do the same for each
+other's jobs; whichever removes a job's rows counts it.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from ..domain.errors import InvalidInput
-from ..domain.job import Job
+from ..domain.errors import InvalidInput, JobNotFound
+from ..domain.events import component_stream_id
 from ..domain.status import Status
 from ..domain.validation import earlier
 from .commands import Commands
@@ -15,7 +21,7 @@ from .local_view import LocalStatusView
 from .ports import Clock, StatusView
 from .queries import ALL
 from .results import ViewCheck
-from .view_check import job_rows, rebuild_view
+from .view_check import component_pages, job_rows, rebuild_view
 from .writes import WriteLog
 
 
@@ -51,18 +57,26 @@ class Maintenance:
                     finished_at = row.tally.outcome()[1]
                     if finished_at is not None and finished_at < cutoff:
                         doomed.append(row.tally.job_id)
-        if not dry_run:
-            for job_id in doomed:
-                self._delete(self._commands.job(job_id, fresh=True))
-        return len(doomed)
+        if dry_run:
+            return len(doomed)
+        return sum(self._delete(job_id) for job_id in doomed)
 
     def rebuild_view(self) -> ViewCheck:
         return rebuild_view(self._ledger, self._view, self._clock, LocalStatusView())
 
-    def _delete(self, job: Job) -> None:
-        self._ledger.delete_streams(job.stream_ids)
+    def _delete(self, job_id: UUID) -> int:
+        """Delete the job's streams, then its view rows; return 1 if this call removed
+        the rows, 0 if another prune did."""
+        try:
+            names = self._commands.job(job_id, fresh=True).components
+        except JobNotFound:  # Its events are gone: a prune stopped part-way, or one is running.
+            with store_errors():
+                pages = component_pages(self._view, job_id)
+                names = tuple(r.status.name for page in pages for r in page)
+        self._ledger.delete_streams([job_id, *(component_stream_id(job_id, n) for n in names)])
         with store_errors():
-            self._view.delete([job.id])
+            removed = self._view.delete([job_id])
             applied = self._view.position()
         self._writes.deleted(applied)
-        self._commands.forget(job)
+        self._commands.forget(job_id, names)
+        return removed
