@@ -132,11 +132,11 @@ class Commands:
         self._jobs.put(job_id, job)
         return job
 
-    def forget(self, job: Job) -> None:
+    def forget(self, job_id: UUID, components: Iterable[str]) -> None:
         """Drop what is cached about a deleted job."""
-        self._jobs.discard(job.id)
-        for name in job.components:
-            self._known.discard((job.id, name))
+        self._jobs.discard(job_id)
+        for name in components:
+            self._known.discard((job_id, name))
 
     def forget_all(self) -> None:
         """Drop everything cached (after records were set aside)."""
@@ -152,7 +152,8 @@ class Commands:
 
     def _append(self, *events: JobEvent) -> list[int]:
         positions = self._ledger.append(*events)
-        self._writes.appended(positions)
+        newest = max(zip(positions, events, strict=True), key=lambda pair: pair[0])[1]
+        self._writes.appended(positions, (newest.originator_id, newest.originator_version))
         return positions
 
     def _component(self, job_id: UUID, component: str) -> ComponentState:

@@ -88,9 +88,9 @@ class GuardedView(StatusView):
         with store_errors():
             return self.inner.stale(before=before, limit=limit)
 
-    def delete(self, job_ids: Sequence[UUID]) -> None:
+    def delete(self, job_ids: Sequence[UUID]) -> int:
         with store_errors():
-            self.inner.delete(job_ids)
+            return self.inner.delete(job_ids)
 
 
 def guarded(view: StatusView) -> StatusView:
@@ -123,13 +123,11 @@ class Ledger(Application[UUID]):
             return cast(list[JobEvent], list(self.events.get(originator_id, gt=after)))
 
     def job(self, job_id: UUID) -> Job:
-        """The job aggregate, from its stream; raises `JobNotFound`, or `StoreError` for a
-        stream that does not start with the job's creation (its record was set aside)."""
-        events = [e for e in self.stream(job_id) if not isinstance(e, StatusReported)]
-        try:
-            return Job.replay(job_id, events)
-        except TypeError as error:
-            raise StoreError(f"the stream of job {job_id} is damaged: {error}") from None
+        """The job aggregate, from its stream; raises `JobNotFound` (also for a stream whose
+        creation was pruned or set aside by `check --repair`)."""
+        return Job.replay(
+            job_id, [e for e in self.stream(job_id) if not isinstance(e, StatusReported)]
+        )
 
     def reports(self, job_id: UUID, component: str) -> list[StatusReported]:
         """The reports of one component of a job, in version order."""

@@ -83,11 +83,13 @@ class LocalStatusView(StatusView):
         ]
         return sorted(active, key=lambda r: (r.status.updated_at, str(r.job_id), r.ordinal))[:limit]
 
-    def delete(self, job_ids: Sequence[UUID]) -> None:
+    def delete(self, job_ids: Sequence[UUID]) -> int:
         with self._held():
-            for job_id in job_ids:
-                self._jobs.pop(job_id, None)
+            removed = 0
+            for job_id in set(job_ids):
+                removed += self._jobs.pop(job_id, None) is not None
                 self._components.pop(job_id, None)
+            return removed
 
     @contextmanager
     def _held(self) -> Iterator[None]:

@@ -136,8 +136,9 @@ class StatusView(ABC):
         oldest first, ties in order of job id (as text) and declared order."""
 
     @abstractmethod
-    def delete(self, job_ids: Sequence[UUID]) -> None:
-        """Remove the rows of these jobs."""
+    def delete(self, job_ids: Sequence[UUID]) -> int:
+        """Remove the rows of these jobs; return how many of them had a job row. Of two
+        calls racing to delete one job, only one counts it."""
 
 
 @runtime_checkable

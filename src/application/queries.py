@@ -9,7 +9,7 @@ from datetime import timedelta
 from uuid import UUID
 
 from ..domain.errors import InvalidInput, JobNotFound, StoreError
-from ..domain.events import HookRan, StatusReported
+from ..domain.events import HookRan, StatusReported, component_stream_id
 from ..domain.job import Job
 from ..domain.projection import JobStatus, JobSummary
 from ..domain.status import Status
@@ -47,10 +47,15 @@ class Queries:
     def catch_up(self) -> None:
         """Catch the view up, at least past everything this process recorded: a store may
         hold a later position back until every earlier one is decided (PostgreSQL's feed
-        does, for transactions still in flight), so keep looking briefly until it is."""
+        does, for transactions still in flight), so keep looking briefly until it is. A
+        prune in another process may have deleted those events before this view saw them:
+        then stop waiting."""
         written, delay = self._writes.written, 0.001
         deadline = time.monotonic() + _READ_YOUR_WRITES_TIMEOUT
-        while self._updater.catch_up() < written:
+        while (applied := self._updater.catch_up()) < written:
+            if self._pruned(self._writes.newest):
+                self._writes.deleted(applied)
+                return
             if time.monotonic() > deadline:
                 raise StoreError(
                     f"the store's feed has not shown position {written}, written by this "
@@ -85,15 +90,17 @@ class Queries:
         )
 
     def history(self, job_id: UUID | str, component: str | None) -> list[StatusEvent]:
+        """The job's recorded events, read with its own stream, so a job known here but
+        pruned since is not found."""
         job = self._job(parse_job_id(job_id, JobNotFound))
+        streams = job.stream_ids
         if component is not None:
             job.require(component)
-            return [StatusEvent.of(e) for e in self._ledger.reports(job.id, component)]
-        return [
-            StatusEvent.of(event)
-            for event in self._ledger.streams(job.stream_ids)
-            if isinstance(event, StatusReported | HookRan)
-        ]
+            streams = [job.id, component_stream_id(job.id, component)]
+        events = self._ledger.streams(streams)
+        if not any(event.originator_id == job.id for event in events):
+            raise JobNotFound(f"no job with id {job.id}")
+        return [StatusEvent.of(e) for e in events if isinstance(e, StatusReported | HookRan)]
 
     def jobs(self, *, status: Status | str | None, limit: int, cursor: str | None) -> Page:
         wanted = None if status is None else parse_status(status)
@@ -145,6 +152,13 @@ class Queries:
         for _ in self.follow(job_id, timeout=timeout):
             pass
         return self._snapshot(job_id)
+
+    def _pruned(self, newest: tuple[UUID, int] | None) -> bool:
+        """Whether the newest event this process wrote has been deleted since."""
+        if newest is None:
+            return False
+        stream_id, version = newest
+        return not self._ledger.stream(stream_id, after=version - 1)
 
     def _snapshot(self, job_id: UUID) -> JobStatus:
         """The job's status with every component, from one snapshot of the view as it stands

@@ -93,14 +93,14 @@ class StaleComponent(BaseModel):
 
 
 class Drift(BaseModel):
-    """A view row that did not match the events: what the events give, and what was found
-    (None if the row was missing)."""
+    """A view row that did not match the events: what the events give (None for a row of
+    a job whose events are gone), and what was found (None if the row was missing)."""
 
     model_config = ConfigDict(frozen=True)
 
     job_id: UUID
     component: str | None
-    expected: str
+    expected: str | None
     found: str | None
 
 

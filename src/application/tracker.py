@@ -49,7 +49,9 @@ class Tracker:
         self._commands = Commands(ledger, clock, writes)
         fresh_job = partial(self._commands.job, fresh=True)
         self._queries = Queries(ledger, self._view, clock, writes, fresh_job)
-        self._maintenance = Maintenance(ledger, self._view, clock, writes, self._commands)
+        self._maintenance = Maintenance(
+            ledger, self._view, clock, writes, self._commands, self._queries.catch_up
+        )
         self._hooks = HookRunner(ledger, ledger.factory.tracking_recorder, clock)
 
     @classmethod
@@ -264,7 +266,6 @@ class Tracker:
         """Delete whole jobs (events, finish record, hook runs, view rows) that finished
         before `finished_before` — failed ones `keep_failed_for` longer — and return how
         many. Unfinished jobs are never touched; `dry_run` only counts."""
-        self._queries.catch_up()
         return self._maintenance.prune(
             finished_before=finished_before, dry_run=dry_run, keep_failed_for=keep_failed_for
         )
@@ -283,5 +284,4 @@ class Tracker:
     def rebuild_view(self) -> ViewCheck:
         """Recompute the status view from the events, report every row that differed, and
         repair it."""
-        self._queries.catch_up()
         return self._maintenance.rebuild_view()

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from uuid import UUID
 
 
 class WriteLog:
-    """The newest feed position this process appended, and a generation that moves with
-    every append, so waiters wake at once. Safe to share between threads."""
+    """The newest feed position this process appended (and that event's stream and
+    version), and a generation that moves with every append, so waiters wake at once. Safe
+    to share between threads."""
 
     def __init__(self) -> None:
         self._changed = threading.Condition()
         self._written = 0
+        self._newest: tuple[UUID, int] | None = None
         self._generation = 0
 
     @property
@@ -22,14 +25,21 @@ class WriteLog:
         return self._written
 
     @property
+    def newest(self) -> tuple[UUID, int] | None:
+        """The stream id and version of the event at `written` (None before any append)."""
+        return self._newest
+
+    @property
     def generation(self) -> int:
         """A number that changes with every append; pass it to `wait_for_change`."""
         return self._generation
 
-    def appended(self, positions: Sequence[int]) -> None:
-        """Note events just appended at `positions`, and wake the waiters."""
+    def appended(self, positions: Sequence[int], newest: tuple[UUID, int]) -> None:
+        """Note events just appended at `positions`, the `newest` (stream id, version) at
+        the highest, and wake the waiters."""
         with self._changed:
-            self._written = max(self._written, *positions)
+            if max(positions) > self._written:
+                self._written, self._newest = max(positions), newest
             self._generation += 1
             self._changed.notify_all()
 

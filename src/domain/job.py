@@ -64,19 +64,19 @@ class Job:
 
     @classmethod
     def replay(cls, job_id: UUID, events: Iterable[JobStreamEvent]) -> Job:
-        """Rebuild the job from its stream; raise `JobNotFound` if the stream is empty."""
+        """Rebuild the job from its stream; raise `JobNotFound` if the stream is empty, or
+        holds only what a late writer appended after the job was pruned (no `JobCreated`)."""
         job: Job | None = None
         for event in events:
-            job = cls._start(event) if job is None else job.evolve(event)
+            if job is not None:
+                job = job.evolve(event)
+            elif isinstance(event, JobCreated):
+                job = cls(event.originator_id, 1, event, event.components)
+            else:
+                break
         if job is None:
             raise JobNotFound(f"no job with id {job_id}")
         return job
-
-    @classmethod
-    def _start(cls, event: JobStreamEvent) -> Job:
-        if not isinstance(event, JobCreated):
-            raise TypeError(f"a job stream must start with JobCreated, not {event!r}")
-        return cls(event.originator_id, 1, event, event.components)
 
     def evolve(self, event: JobStreamEvent) -> Job:
         """Return the job after one more event of its stream."""

@@ -34,11 +34,12 @@ from ..domain.status import Status
 from .clock import FrozenClock
 from .lifecycle import LifecycleContract
 from .machine import TrackerMachine
+from .pruning import PruneContract
 
 ODD_NAMES = ["../../etc/passwd", "nul\0inside", "line\nbreak", "ü" * 500, "'; DROP TABLE x; --"]
 
 
-class TrackerContract(LifecycleContract):
+class TrackerContract(LifecycleContract, PruneContract):
     """Behaviour every store gives through `Tracker`; one subclass per store, implementing
     `create_tracker(clock)`."""
 

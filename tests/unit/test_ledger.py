@@ -9,7 +9,7 @@ from uuid import UUID, uuid4
 import pytest
 from eventsourcing.persistence import OperationalError, StoredEvent
 
-from jobledger import Status, StoreError, Tracker
+from jobledger import JobNotFound, Status, StoreError, Tracker
 from jobledger.application.ledger import Ledger, StreamConflict
 from jobledger.application.local_view import LocalStatusView
 from jobledger.application.ports import ComponentRow, JobRow
@@ -113,7 +113,7 @@ def test_every_status_view_failure_is_a_store_error(
         tracker.rebuild_view()
 
 
-def test_a_job_stream_without_its_creation_is_a_store_error(ledger: Ledger) -> None:
+def test_a_job_stream_without_its_creation_is_not_found(ledger: Ledger) -> None:
     job_id = uuid4()
     ledger.append(
         ComponentsAdded(
@@ -123,5 +123,5 @@ def test_a_job_stream_without_its_creation_is_a_store_error(ledger: Ledger) -> N
             components=("c",),
         )
     )
-    with pytest.raises(StoreError, match=f"{job_id} is damaged"):
+    with pytest.raises(JobNotFound, match=str(job_id)):
         ledger.job(job_id)

@@ -161,11 +161,13 @@ class FileStatusView(StatusView):
             rows = self._db().execute(sql, (_micros(before), _clamp(limit)))
             return [_component(UUID(job_id), ordinal, row) for job_id, ordinal, row in rows]
 
-    def delete(self, job_ids: Sequence[UUID]) -> None:
+    def delete(self, job_ids: Sequence[UUID]) -> int:
+        removed = 0
         with self._transaction() as db:
-            for keys in _chunks([str(j) for j in job_ids]):
+            for keys in _chunks(sorted({str(j) for j in job_ids})):
                 db.execute(f"DELETE FROM components WHERE job_id {_in(keys)}", keys)
-                db.execute(f"DELETE FROM jobs WHERE job_id {_in(keys)}", keys)
+                removed += db.execute(f"DELETE FROM jobs WHERE job_id {_in(keys)}", keys).rowcount
+        return removed
 
     def _db(self) -> sqlite3.Connection:
         """This thread's connection, opened on first use (and again in a forked child)."""

@@ -154,16 +154,16 @@ class PostgresStatusView(PostgresRecorder, StatusView):
         found = self.datastore.fetch(self._sql["select_view_stale"], params)
         return [_component(job_id, ordinal, state) for job_id, ordinal, state in found]
 
-    def delete(self, job_ids: Sequence[UUID]) -> None:
+    def delete(self, job_ids: Sequence[UUID]) -> int:
         """Remove the rows of these jobs in one transaction, after any commit in flight."""
         if not job_ids:
-            return
+            return 0
         params = {"job_ids": list(job_ids)}
         with self.datastore.connection() as conn, conn.transaction():
             # Waiting for committers here means the two never lock rows in opposite orders.
             conn.execute(self._sql["lock_view_position"])
             conn.execute(self._sql["delete_view_components"], params)
-            conn.execute(self._sql["delete_view_jobs"], params)
+            return conn.execute(self._sql["delete_view_jobs"], params).rowcount
 
 
 def _job(row: TupleRow) -> JobRow:
