@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections import Counter
-from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -27,11 +24,11 @@ from ..domain.errors import (
     InvalidTransition,
     JobAlreadyExists,
     JobNotFound,
-    StoreError,
     UnknownComponent,
 )
 from ..domain.status import Status
 from .clock import FrozenClock
+from .concurrency import ConcurrencyContract
 from .lifecycle import LifecycleContract
 from .machine import TrackerMachine
 from .pruning import PruneContract
@@ -39,7 +36,7 @@ from .pruning import PruneContract
 ODD_NAMES = ["../../etc/passwd", "nul\0inside", "line\nbreak", "ü" * 500, "'; DROP TABLE x; --"]
 
 
-class TrackerContract(LifecycleContract, PruneContract):
+class TrackerContract(LifecycleContract, PruneContract, ConcurrencyContract):
     """Behaviour every store gives through `Tracker`; one subclass per store, implementing
     `create_tracker(clock)`."""
 
@@ -371,85 +368,6 @@ class TrackerContract(LifecycleContract, PruneContract):
                 tracker.prune(finished_before=later, keep_failed_for=keep)  # type: ignore[arg-type]
         assert [j.job_id for j in tracker.jobs().items] == [running]  # Checked before deleting.
 
-    # Concurrency
-
-    def test_concurrent_workers_lose_nothing(self, tracker: Tracker) -> None:
-        names = [f"c{n}" for n in range(40)]
-        job = tracker.create_job(names)
-
-        def work(part: list[str]) -> None:
-            for name in part:
-                tracker.start(job, name, progress=0.5)
-                tracker.complete(job, name)
-
-        threads = [threading.Thread(target=work, args=(names[i::4],)) for i in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        status = tracker.status(job)
-        assert status.overall is Status.COMPLETED
-        assert len(tracker.history(job)) == 80
-
-    def test_racing_reports_on_one_component_keep_one_order(self, tracker: Tracker) -> None:
-        job = tracker.create_job(["a"])
-        barrier = threading.Barrier(4)
-        outcomes: list[object] = []
-
-        def work(status: Status) -> None:
-            barrier.wait()
-            try:
-                outcomes.append(tracker.report(job, "a", status))
-            except InvalidTransition as error:
-                outcomes.append(error)
-
-        statuses = [Status.COMPLETED, Status.FAILED, Status.IN_PROGRESS, Status.COMPLETED]
-        threads = [threading.Thread(target=work, args=(s,)) for s in statuses]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        history = tracker.history(job, "a")
-        assert [e.version for e in history] == list(range(1, len(history) + 1))
-        assert history[-1].status.is_terminal
-        assert tracker.status(job).components["a"].status is history[-1].status
-
-    def test_trackers_sharing_a_store_see_each_others_reports(
-        self, tracker: Tracker, clock: FrozenClock
-    ) -> None:
-        other = Tracker(tracker.ledger, clock=clock)
-        job = tracker.create_job(["a"])
-        assert tracker.start(job, "a").version == 1
-        assert other.start(job, "a").version == 2
-        assert tracker.complete(job, "a").version == 3
-        with pytest.raises(InvalidTransition, match="already completed"):
-            other.start(job, "a")
-        assert other.complete(job, "a").recorded is False
-        assert [e.version for e in other.history(job, "a")] == [1, 2, 3]
-
-    def test_status_is_one_snapshot_while_others_update_the_view(
-        self, tracker: Tracker, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        job = tracker.create_job(["a", "b"])
-        other = Tracker(tracker.ledger, clock=clock)  # Shares the view, where the store does.
-        view = _InterruptedView(
-            tracker.ledger.status_view(),
-            interruption=lambda: (other.start(job, "b"), other.summary(job)),
-        )
-        monkeypatch.setattr(tracker.ledger, "status_view", lambda: view)
-        reader = Tracker(tracker.ledger, clock=clock)
-        other.start(job, "a")
-        reader.summary(job)  # Caught up: status() reads at once, with nothing to apply first.
-        view.armed = True
-        status = reader.status(job)  # Another commit lands right after its first read.
-        assert not view.armed
-        assert [c.status for c in status.components.values()] == [
-            Status.IN_PROGRESS,
-            Status.PENDING,
-        ]
-        shown = Counter(c.status for c in status.components.values())
-        assert {s: n for s, n in status.counts.items() if n} == shown
-
     # Random command sequences
 
     def test_agrees_with_a_reference_model(self) -> None:
@@ -458,46 +376,3 @@ class TrackerContract(LifecycleContract, PruneContract):
 
     machine_settings = settings(max_examples=30, stateful_step_count=25, deadline=None)
     """Subclasses for slow stores may lower these."""
-
-    # Closing
-
-    def test_every_use_after_close_is_refused(self, tracker: Tracker) -> None:
-        job = tracker.create_job(["a"])
-        tracker.start(job, "a")
-        tracker.status(job)
-        tracker.close()
-        uses: list[Callable[[], object]] = [
-            lambda: tracker.create_job(["b"]),
-            lambda: tracker.complete(job, "a"),
-            lambda: tracker.summary(job),
-            lambda: tracker.status(job),
-            tracker.jobs,
-            lambda: tracker.history(job),
-            tracker.view.position,
-        ]
-        for use in uses:
-            with pytest.raises(StoreError, match="is closed"):
-                use()
-        tracker.close()  # closing again is harmless
-
-
-class _InterruptedView:
-    """A status view whose next read, once `armed`, runs `interruption` before returning."""
-
-    def __init__(self, view: object, interruption: Callable[[], object]) -> None:
-        self._view = view
-        self._interruption = interruption
-        self.armed = False
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._view, name)
-        if not self.armed or name not in ("load", "snapshot", "components"):
-            return attribute
-
-        def read(*args: object, **kwargs: object) -> object:
-            result = attribute(*args, **kwargs)
-            self.armed = False
-            self._interruption()
-            return result
-
-        return read

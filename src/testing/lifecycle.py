@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from uuid import UUID
 
@@ -14,7 +14,7 @@ import pytest
 from ..application.hooks import FinishedJob
 from ..application.ports import Clock, JobRow
 from ..application.tracker import Tracker
-from ..domain.errors import InvalidInput
+from ..domain.errors import InvalidInput, StoreError
 from ..domain.status import Status
 from .clock import FrozenClock
 from .finish_race import finish_records
@@ -38,7 +38,7 @@ class StoreUnderTest(ABC):
 
 
 class LifecycleContract(StoreUnderTest):
-    """Finish records, hooks, and the status view's queries."""
+    """Finish records, hooks, the status view's queries, and closing."""
 
     # The finish record
 
@@ -308,3 +308,24 @@ class LifecycleContract(StoreUnderTest):
         assert [j.job_id for j in tracker.jobs().items] == [failed]
         assert tracker.prune(finished_before=cutoff) == 1
         assert tracker.jobs().items == ()
+
+    # Closing
+
+    def test_every_use_after_close_is_refused(self, tracker: Tracker) -> None:
+        job = tracker.create_job(["a"])
+        tracker.start(job, "a")
+        tracker.status(job)
+        tracker.close()
+        uses: list[Callable[[], object]] = [
+            lambda: tracker.create_job(["b"]),
+            lambda: tracker.complete(job, "a"),
+            lambda: tracker.summary(job),
+            lambda: tracker.status(job),
+            tracker.jobs,
+            lambda: tracker.history(job),
+            tracker.view.position,
+        ]
+        for use in uses:
+            with pytest.raises(StoreError, match="is closed"):
+                use()
+        tracker.close()  # closing again is harmless
