@@ -32,13 +32,14 @@ from ..domain.errors import (
 )
 from ..domain.status import Status
 from .clock import FrozenClock
+from .feed import FeedContract
 from .lifecycle import LifecycleContract
 from .machine import TrackerMachine
 
 ODD_NAMES = ["../../etc/passwd", "nul\0inside", "line\nbreak", "ü" * 500, "'; DROP TABLE x; --"]
 
 
-class TrackerContract(LifecycleContract):
+class TrackerContract(FeedContract, LifecycleContract):
     """Behaviour every store gives through `Tracker`; one subclass per store, implementing
     `create_tracker(clock)`."""
 
