@@ -94,6 +94,8 @@ def store_environment(url: str, *, create: bool = True) -> dict[str, str]:
         module = importlib.import_module(name)
     except ImportError as error:
         raise ConfigurationError(str(error)) from error
+    if not callable(getattr(module, "environment_for", None)):
+        raise ConfigurationError(f"the store module {name!r} has no environment_for(url)")
     environment_for = cast(Callable[[str], dict[str, str]], module.environment_for)
     settings = {"PERSISTENCE_MODULE": name, **environment_for(url)}
     return settings if create else {**settings, "CREATE_TABLE": "no"}
