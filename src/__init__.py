@@ -9,6 +9,8 @@ from .application.hooks import FinishedJob
 from .application.results import (
     ComponentPage,
     Drift,
+    EventPage,
+    FeedEvent,
     Page,
     Receipt,
     StaleComponent,
@@ -16,6 +18,7 @@ from .application.results import (
     ViewCheck,
 )
 from .application.store_check import Damage, StoreCheck
+from .application.stores import store_environment
 from .application.tracker import Tracker
 from .domain.component import ComponentStatus
 from .domain.errors import (
@@ -39,6 +42,8 @@ __all__ = [
     "ConfigurationError",
     "Damage",
     "Drift",
+    "EventPage",
+    "FeedEvent",
     "FinishedJob",
     "InvalidInput",
     "InvalidJobDefinition",
@@ -61,4 +66,5 @@ __all__ = [
     "UnknownComponent",
     "ViewCheck",
     "fold",
+    "store_environment",
 ]

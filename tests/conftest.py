@@ -7,8 +7,6 @@ import os
 import pytest
 from hypothesis import HealthCheck, settings
 
-pytest.register_assert_rewrite("jobledger.testing")
-
 settings.register_profile("default", max_examples=50, deadline=None)
 settings.register_profile(
     "ci",

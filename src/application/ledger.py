@@ -11,7 +11,11 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.domain import EventSourcingError
-from eventsourcing.persistence import InfrastructureFactoryError, IntegrityError
+from eventsourcing.persistence import (
+    ConnectionPoolClosedError,
+    InfrastructureFactoryError,
+    IntegrityError,
+)
 from eventsourcing.utils import TopicError, get_topic
 
 from ..domain.errors import ConfigurationError, StoreError
@@ -43,6 +47,8 @@ def store_errors() -> Iterator[None]:
         raise StreamConflict(str(error)) from error
     except InfrastructureFactoryError as error:
         raise ConfigurationError(str(error)) from error
+    except ConnectionPoolClosedError as error:  # eventsourcing's datastores, once closed
+        raise StoreError("the store is closed") from error
     except (EventSourcingError, OSError) as error:
         raise StoreError(f"{type(error).__name__}: {error}") from error
     except TopicError as error:  # an event class this process cannot import
@@ -105,8 +111,15 @@ class Ledger(Application[UUID]):
     name = "Jobledger"
 
     def __init__(self, env: Mapping[str, str]) -> None:
+        self._local_views: list[LocalStatusView] = []
         with store_errors():
             super().__init__({**env, "MAPPER_TOPIC": get_topic(PydanticMapper)})
+
+    def close(self) -> None:
+        """Close the store, and the views this process keeps for it."""
+        for view in self._local_views:
+            view.close()
+        super().close()
 
     def append(self, *events: Event) -> list[int]:
         """Record `events` atomically and return their positions in the feed.
@@ -159,7 +172,9 @@ class Ledger(Application[UUID]):
         (built from the whole feed on first use); its errors are translated to `StoreError`."""
         factory: object = self.factory
         if not isinstance(factory, ProvidesStatusView):
-            return GuardedView(LocalStatusView())
+            view = LocalStatusView(f"the status view of {type(factory).__name__}")
+            self._local_views.append(view)
+            return GuardedView(view)
         with store_errors():
             return GuardedView(factory.status_view())
 

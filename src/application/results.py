@@ -8,7 +8,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, computed_field
 
 from ..domain.component import ComponentStatus
-from ..domain.events import HookRan, StatusReported
+from ..domain.events import HookRan, JobEvent, StatusReported
 from ..domain.projection import JobSummary
 from ..domain.status import Status
 
@@ -122,3 +122,22 @@ class Page(BaseModel):
 
     items: tuple[JobSummary, ...]
     next_cursor: str | None
+
+
+class FeedEvent(BaseModel):
+    """One recorded event and its position in the store's feed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    position: int
+    event: JobEvent
+
+
+class EventPage(BaseModel):
+    """One page of `events()` in feed order; pass `next_after` back as `after` for the next
+    page (it is the last item's position, or the `after` given if the page is empty)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    items: tuple[FeedEvent, ...]
+    next_after: int

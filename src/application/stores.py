@@ -1,13 +1,15 @@
 """Store URLs: which eventsourcing persistence module a URL's scheme selects, and the one rule
 for keeping a URL's user information (its password) out of every message.
 
-Each store module parses its own URLs: `environment_for(url)` returns its settings. This is
-the edge where environment variables are read (`JOBLEDGER_STORE`).
+Each store module parses its own URLs: `environment_for(url)` returns its settings. A store
+package adds a scheme with an entry point in the group `jobledger.stores` (name: the scheme,
+value: its module). This is the edge where environment variables are read (`JOBLEDGER_STORE`).
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import os
 from collections.abc import Callable
 from typing import cast
@@ -23,6 +25,8 @@ STORES = {
     "postgres": "jobledger.adapters.postgres",
 }
 """URL scheme -> persistence module, imported only when a URL names it."""
+ENTRY_POINTS = "jobledger.stores"
+"""The entry-point group where store packages register more schemes."""
 
 _NOT_IN_USERINFO = frozenset("/?#@")
 
@@ -65,21 +69,33 @@ def resolve_store_url(url: str | None) -> str:
     return url or os.environ.get(STORE_VARIABLE) or DEFAULT_STORE
 
 
+def store_module(scheme: str) -> str | None:
+    """The persistence module for a URL scheme: a built-in store's, else the one a package
+    registers under that name in the entry-point group `jobledger.stores`, else None."""
+    if scheme in STORES:
+        return STORES[scheme]
+    found = importlib.metadata.entry_points(group=ENTRY_POINTS, name=scheme)
+    return next((entry.value for entry in found), None) if scheme else None
+
+
 def store_environment(url: str, *, create: bool = True) -> dict[str, str]:
     """The eventsourcing environment selecting the store that `url` names; with
     `create=False` the store must already exist (`CREATE_TABLE=no`)."""
     if not isinstance(url, str):
         raise ConfigurationError(f"a store URL must be a str, not {url!r}")
-    name = STORES.get(url.partition(":")[0].lower())
+    name = store_module(url.partition(":")[0].lower())
     if name is None:
         raise ConfigurationError(
             f"unsupported store URL {redact(url)!r}: expected memory://, file:///abs/dir, "
-            "file:rel/dir or postgresql://user:password@host:port/dbname"
+            "file:rel/dir, postgresql://user:password@host:port/dbname or a scheme a "
+            f"store package registers (entry-point group {ENTRY_POINTS!r})"
         )
     try:
         module = importlib.import_module(name)
     except ImportError as error:
         raise ConfigurationError(str(error)) from error
+    if not callable(getattr(module, "environment_for", None)):
+        raise ConfigurationError(f"the store module {name!r} has no environment_for(url)")
     environment_for = cast(Callable[[str], dict[str, str]], module.environment_for)
     settings = {"PERSISTENCE_MODULE": name, **environment_for(url)}
     return settings if create else {**settings, "CREATE_TABLE": "no"}

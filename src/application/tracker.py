@@ -11,15 +11,27 @@ from types import TracebackType
 from typing import TypeVar
 from uuid import UUID
 
+from ..domain.errors import ConfigurationError
+from ..domain.events import Event
 from ..domain.projection import JobStatus, JobSummary
 from ..domain.status import Status
+from ..domain.validation import check_event_types, check_limit, check_position
 from .commands import Commands
 from .hooks import Hook, HookRunner
 from .ledger import Ledger
 from .maintenance import Maintenance
 from .ports import Clock, StatusView
 from .queries import Queries
-from .results import ComponentPage, Page, Receipt, StaleComponent, StatusEvent, ViewCheck
+from .results import (
+    ComponentPage,
+    EventPage,
+    FeedEvent,
+    Page,
+    Receipt,
+    StaleComponent,
+    StatusEvent,
+    ViewCheck,
+)
 from .store_check import StoreCheck, check_store
 from .stores import resolve_store_url, store_environment
 from .writes import WriteLog
@@ -56,12 +68,24 @@ class Tracker:
 
     @classmethod
     def open(
-        cls, url: str | None = None, *, create: bool = True, clock: Clock = utc_now
+        cls,
+        url: str | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
+        create: bool = True,
+        clock: Clock = utc_now,
     ) -> Tracker:
-        """Open the store `url` names (`memory://`, `file:...`, `postgresql://...`); with no
-        URL, `$JOBLEDGER_STORE`, else the default store. A missing store is created, unless
+        """Open the store `url` names (`memory://`, `file:...`, `postgresql://...`, or a scheme
+        a store package registers); with no URL, `$JOBLEDGER_STORE`, else the default store.
+        Or open any eventsourcing persistence module with its settings, `env` (e.g.
+        `{"PERSISTENCE_MODULE": "my_store", ...}`). A missing store is created, unless
         `create=False`: then it raises `ConfigurationError` and writes nothing."""
-        environment = store_environment(resolve_store_url(url), create=create)
+        if env is None:
+            environment = store_environment(resolve_store_url(url), create=create)
+        elif url is not None:
+            raise ConfigurationError("pass a store URL or env, not both")
+        else:
+            environment = {**env, **({} if create else {"CREATE_TABLE": "no"})}
         return cls(Ledger(environment), clock=clock)
 
     @property
@@ -253,6 +277,18 @@ class Tracker:
         """Block until the job has finished and return its final status (see `follow`);
         raises `TimeoutError`."""
         return self._queries.wait(job_id, timeout=timeout)
+
+    def events(
+        self, *, after: int = 0, limit: int = 100, types: Iterable[type[Event]] = ()
+    ) -> EventPage:
+        """Up to `limit` recorded events after feed position `after`, in feed order, with their
+        positions; only those of `types` if given. For your own projections: a pruned job's
+        events are gone, and positions are never reused (docs/projections.md)."""
+        found = self._ledger.feed(
+            after=check_position(after), limit=check_limit(limit), types=check_event_types(types)
+        )
+        items = tuple(FeedEvent(position=p, event=e) for p, e in found)
+        return EventPage(items=items, next_after=items[-1].position if items else after)
 
     # Maintenance
 

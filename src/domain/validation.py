@@ -12,6 +12,7 @@ from uuid import UUID
 from pydantic import ConfigDict, JsonValue, TypeAdapter, ValidationError
 
 from .errors import InvalidInput, InvalidJobDefinition, InvalidReport, JobledgerError
+from .events import Event
 from .status import Status
 
 MAX_NAME_LENGTH = 512
@@ -143,6 +144,22 @@ def check_limit(limit: object) -> int:
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise InvalidInput(f"limit must be a positive int, not {limit!r}")
     return limit
+
+
+def check_position(position: object, name: str = "after") -> int:
+    """Return `position` if it is a feed position (an int, 0 or more), else `InvalidInput`."""
+    if isinstance(position, bool) or not isinstance(position, int) or position < 0:
+        raise InvalidInput(f"{name} must be a feed position (an int >= 0), not {position!r}")
+    return position
+
+
+def check_event_types(types: Iterable[object]) -> tuple[type[Event], ...]:
+    """Return `types` if each is a jobledger event class, else `InvalidInput` naming it."""
+    found = tuple(types)
+    for kind in found:
+        if not (isinstance(kind, type) and issubclass(kind, Event)):
+            raise InvalidInput(f"{kind!r} is not a jobledger event type")
+    return found  # type: ignore[return-value]
 
 
 def parse_cursor(cursor: object, *, default: int) -> int:

@@ -1,9 +1,13 @@
 """Test support for users and for jobledger itself (install `jobledger[testing]`).
 
-`contract.TrackerContract` (the suite every store passes, with `lifecycle`'s finish-record,
-hook, view and query cases), `multistream.MultiStreamRecorderCase`, `machine` (a Hypothesis
-state machine), `finish_race`, `strategies` (Hypothesis strategies for events and feeds),
-`clock.FrozenClock` and `postgres_server.throwaway_postgres`.
+A store author writes one small pytest subclass per contract: `TrackerContract` (the suite
+every store passes through the Tracker; implement `create_tracker(clock)`),
+`RecorderContract` (the `PrunableRecorder` and `MultiStreamRecorder` ports; mix it into
+eventsourcing's `ApplicationRecorderTestCase`) and, for a store with a status view of its
+own, `StatusViewContract` (implement `create_view()`). Installing jobledger registers a
+pytest plugin that rewrites this package's asserts, so their failures say what differed.
+Also here: `strategies` (Hypothesis strategies for events and feeds), `FrozenClock`,
+`machine`, `finish_race` and `postgres_server.throwaway_postgres`.
 """
 
 from importlib.util import find_spec
@@ -13,3 +17,10 @@ if _missing:
     raise ImportError(
         f"jobledger.testing needs {' and '.join(_missing)}: pip install 'jobledger[testing]'"
     )
+
+from .clock import FrozenClock  # noqa: E402
+from .contract import TrackerContract  # noqa: E402
+from .recorders import RecorderContract  # noqa: E402
+from .views import StatusViewContract  # noqa: E402
+
+__all__ = ["FrozenClock", "RecorderContract", "StatusViewContract", "TrackerContract"]

@@ -29,6 +29,7 @@ from ..domain.errors import (
 from ..domain.status import Status
 from .clock import FrozenClock
 from .concurrency import ConcurrencyContract
+from .feed import FeedContract
 from .lifecycle import LifecycleContract
 from .machine import TrackerMachine
 from .pruning import PruneContract
@@ -36,7 +37,7 @@ from .pruning import PruneContract
 ODD_NAMES = ["../../etc/passwd", "nul\0inside", "line\nbreak", "ü" * 500, "'; DROP TABLE x; --"]
 
 
-class TrackerContract(LifecycleContract, PruneContract, ConcurrencyContract):
+class TrackerContract(FeedContract, LifecycleContract, PruneContract, ConcurrencyContract):
     """Behaviour every store gives through `Tracker`; one subclass per store, implementing
     `create_tracker(clock)`."""
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from uuid import uuid4
-
-from eventsourcing.persistence import InfrastructureFactory, StoredEvent
+from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.tests.persistence import (
     AggregateRecorderTestCase,
     ApplicationRecorderTestCase,
@@ -22,7 +20,7 @@ from jobledger.adapters.memory import (
     MemoryProcessRecorder,
     MemoryTrackingRecorder,
 )
-from jobledger.testing.multistream import MultiStreamRecorderCase
+from jobledger.testing import RecorderContract
 
 
 class TestMemoryAggregateRecorder(AggregateRecorderTestCase):
@@ -31,7 +29,7 @@ class TestMemoryAggregateRecorder(AggregateRecorderTestCase):
 
 
 class TestMemoryApplicationRecorder(
-    MultiStreamRecorderCase, ApplicationRecorderTestCase[MemoryApplicationRecorder]
+    RecorderContract, ApplicationRecorderTestCase[MemoryApplicationRecorder]
 ):
     def create_recorder(self) -> MemoryApplicationRecorder:
         return MemoryApplicationRecorder()
@@ -79,17 +77,6 @@ class TestMemoryFactory(InfrastructureFactoryTestCase[MemoryFactory]):
         self.env = Environment("TestCase")
         self.env[InfrastructureFactory.PERSISTENCE_MODULE] = "jobledger.adapters.memory"
         super().setUp()
-
-
-def test_deleted_streams_leave_other_positions_untouched() -> None:
-    recorder = MemoryApplicationRecorder()
-    keep, drop = uuid4(), uuid4()
-    recorder.insert_events([StoredEvent(drop, 1, "t", b"1"), StoredEvent(keep, 1, "t", b"2")])
-    recorder.insert_events([StoredEvent(drop, 2, "t", b"3")])
-    recorder.delete_streams([drop, uuid4()])
-    assert recorder.select_events(drop) == []
-    assert [n.id for n in recorder.select_notifications(None, 10)] == [2]
-    assert recorder.insert_events([StoredEvent(drop, 1, "t", b"4")]) == [4]
 
 
 del AggregateRecorderTestCase, ApplicationRecorderTestCase, TrackingRecorderTestCase

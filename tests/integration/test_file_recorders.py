@@ -33,7 +33,7 @@ from jobledger.adapters.file import (
     FileTrackingRecorder,
 )
 from jobledger.adapters.file.store import FileStore
-from jobledger.testing.multistream import MultiStreamRecorderCase
+from jobledger.testing import RecorderContract
 
 
 class FreshStore:
@@ -57,7 +57,7 @@ class TestFileAggregateRecorder(FreshStore, AggregateRecorderTestCase):
 
 
 class TestFileApplicationRecorder(
-    FreshStore, MultiStreamRecorderCase, ApplicationRecorderTestCase[FileApplicationRecorder]
+    FreshStore, RecorderContract, ApplicationRecorderTestCase[FileApplicationRecorder]
 ):
     def create_recorder(self) -> FileApplicationRecorder:
         return FileApplicationRecorder(self.store())

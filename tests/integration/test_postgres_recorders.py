@@ -26,7 +26,7 @@ from jobledger.adapters.postgres import (
     PostgresProcessRecorder,
     PostgresTrackingRecorder,
 )
-from jobledger.testing.multistream import MultiStreamRecorderCase
+from jobledger.testing import RecorderContract
 
 
 class FreshDatabase:
@@ -56,7 +56,7 @@ class TestPostgresAggregateRecorder(FreshDatabase, AggregateRecorderTestCase):
 
 
 class TestPostgresApplicationRecorder(
-    FreshDatabase, MultiStreamRecorderCase, ApplicationRecorderTestCase[ApplicationRecorder]
+    FreshDatabase, RecorderContract, ApplicationRecorderTestCase[ApplicationRecorder]
 ):
     def create_recorder(self) -> ApplicationRecorder:
         return self.factory().application_recorder()

@@ -3,18 +3,47 @@
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
+from types import ModuleType
+
+import pytest
 
 import jobledger
+import jobledger.events
+import jobledger.ports
+import jobledger.testing
 
 SRC = Path(jobledger.__file__).resolve().parent
 
 
 def test_all_lists_exactly_the_public_names() -> None:
-    public = {n for n in vars(jobledger) if not n.startswith("_")}
-    modules = {"application", "domain", "adapters", "entrypoints", "testing"}
+    public = {n for n in vars(jobledger) if n.isidentifier() and not n.startswith("_")}
+    modules = {
+        "application",
+        "domain",
+        "adapters",
+        "entrypoints",
+        "testing",
+        "ports",
+        "events",
+        "pytest_plugin",
+    }
     assert set(jobledger.__all__) == public - modules
     assert jobledger.__all__ == sorted(jobledger.__all__)
+
+
+@pytest.mark.parametrize("module", [jobledger.events, jobledger.ports, jobledger.testing])
+def test_public_modules_list_exactly_their_public_names(module: ModuleType) -> None:
+    public = {n for n in vars(module) if n.isidentifier() and not n.startswith("_")}
+    imported = {n for n in public if isinstance(vars(module)[n], ModuleType)}
+    assert set(module.__all__) == public - imported - {"find_spec"}
+    assert module.__all__ == sorted(module.__all__)
+
+
+def test_the_contracts_asserts_are_rewritten_by_the_pytest_plugin() -> None:
+    loader = sys.modules["jobledger.testing.feed"].__loader__
+    assert type(loader).__name__ == "AssertionRewritingHook"
 
 
 def test_errors_share_one_root_and_builtin_bases() -> None:

@@ -26,6 +26,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import Environment, EnvType, strtobool
 
+from ...application.ledger import Ledger
 from ...application.local_view import LocalStatusView
 from ...application.ports import (
     CheckableRecorder,
@@ -165,7 +166,8 @@ class FileProcessRecorder(FileApplicationRecorder, FileTrackingRecorder, Process
 class FileFactory(InfrastructureFactory[FileTrackingRecorder]):
     """Builds file recorders on the directory named by `JOBLEDGER_FILE_DIR`.
 
-    Events and tracking records live in `<dir>/events`, snapshots in `<dir>/snapshots`; each
+    Events and tracking records live in `<dir>/events`, snapshots in `<dir>/snapshots` (for
+    an eventsourcing application other than the Tracker's, in `<dir>/apps/<name>/`); each
     is created on first use, unless `CREATE_TABLE=no`: then a missing store is refused and
     opening an existing one writes nothing (so a read-only store can be read). Once the
     factory is closed, everything it built refuses use.
@@ -186,8 +188,7 @@ class FileFactory(InfrastructureFactory[FileTrackingRecorder]):
             raise InfrastructureFactoryError(
                 f"the file store needs {self.DIRECTORY}: the directory to keep events in"
             )
-        name = purpose if purpose.isidentifier() and purpose.isascii() else purpose.encode().hex()
-        path = os.path.join(os.path.abspath(directory), name)
+        path = os.path.join(self._root(directory), _safe(purpose))
         self._lifetime.check()
         if path not in self._stores:
             create = strtobool(self.env.get(self.CREATE_TABLE) or "yes")
@@ -196,6 +197,15 @@ class FileFactory(InfrastructureFactory[FileTrackingRecorder]):
                 recover(store)
             self._stores[path] = store
         return self._stores[path]
+
+    def _root(self, directory: str) -> str:
+        """Where this application's stores live: the Tracker's (or an unnamed application's)
+        in `directory`, any other eventsourcing application's in `directory/apps/<name>`, so
+        that applications sharing a directory never share a feed."""
+        application = self.env.name
+        if application in ("", Ledger.name):
+            return os.path.abspath(directory)
+        return os.path.join(os.path.abspath(directory), "apps", _safe(application))
 
     def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
         return FileAggregateRecorder(self.store(purpose))
@@ -224,6 +234,11 @@ class FileFactory(InfrastructureFactory[FileTrackingRecorder]):
     def close(self) -> None:
         """Make every recorder and view built here refuse use."""
         self._lifetime.close()
+
+
+def _safe(name: str) -> str:
+    """`name` as one path component: itself if a plain identifier, else its UTF-8 in hex."""
+    return name if name.isidentifier() and name.isascii() else name.encode().hex()
 
 
 def _writable(path: str) -> bool:
