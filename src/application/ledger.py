@@ -111,14 +111,14 @@ class Ledger(Application[UUID]):
     name = "Jobledger"
 
     def __init__(self, env: Mapping[str, str]) -> None:
-        self._local_views: list[LocalStatusView] = []
+        self._local_view: LocalStatusView | None = None
         with store_errors():
             super().__init__({**env, "MAPPER_TOPIC": get_topic(PydanticMapper)})
 
     def close(self) -> None:
-        """Close the store, and the views this process keeps for it."""
-        for view in self._local_views:
-            view.close()
+        """Close the store, and the view this process keeps for it."""
+        if self._local_view is not None:
+            self._local_view.close()
         super().close()
 
     def append(self, *events: Event) -> list[int]:
@@ -168,13 +168,14 @@ class Ledger(Application[UUID]):
             return [(n.id, cast(JobEvent, self.mapper.to_domain_event(n))) for n in notifications]
 
     def status_view(self) -> StatusView:
-        """The store's status view, or, for a store that keeps none, a view in this process
-        (built from the whole feed on first use); its errors are translated to `StoreError`."""
+        """The store's status view, or, for a store that keeps none, one view in this process
+        shared by every Tracker on this ledger (built from the whole feed on first use); its
+        errors are translated to `StoreError`."""
         factory: object = self.factory
         if not isinstance(factory, ProvidesStatusView):
-            view = LocalStatusView(f"the status view of {type(factory).__name__}")
-            self._local_views.append(view)
-            return GuardedView(view)
+            if self._local_view is None:
+                self._local_view = LocalStatusView(f"the status view of {type(factory).__name__}")
+            return GuardedView(self._local_view)
         with store_errors():
             return GuardedView(factory.status_view())
 
