@@ -18,7 +18,7 @@ from ...domain.errors import JobledgerError
 from .api import api_router
 from .auth import Access
 from .errors import HttpProblem, body, problem
-from .limits import MAX_BODY_BYTES, BodyLimit
+from .limits import MAX_BODY_BYTES, BodyLimit, SecurityHeaders
 from .live import Watchers
 from .pages import pages_router, render_problem
 
@@ -65,6 +65,7 @@ def create_app(
     )
     app.state.watchers = watchers
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     app.include_router(api_router(tracker, access, watchers))
     app.include_router(pages_router(tracker, access, stale_after))
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")

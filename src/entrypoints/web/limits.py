@@ -1,5 +1,7 @@
-"""Request bodies are size-limited: a declared length over the limit is refused before
-anything is read, and a body that grows past it while being read is cut off, both with 413."""
+"""Limits on every exchange: request bodies are size-limited (a declared length over the
+limit is refused before anything is read, a body growing past it is cut off, both with 413),
+and every response carries headers that stop a browser from running anything the app did
+not serve itself (a second line of defence behind escaping)."""
 
 from __future__ import annotations
 
@@ -41,6 +43,28 @@ class BodyLimit:
 
     def _detail(self) -> str:
         return f"the request body must be at most {self.max_bytes} bytes"
+
+
+SECURITY_HEADERS = [
+    (b"content-security-policy", b"default-src 'self'; frame-ancestors 'self'; form-action 'self'"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+]
+
+
+class SecurityHeaders:
+    """ASGI middleware adding `SECURITY_HEADERS` to every response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, with_headers if scope["type"] == "http" else send)
 
 
 async def _refuse(send: Send, detail: str) -> None:
