@@ -17,7 +17,7 @@ from ...application.tracker import Tracker
 from ...domain.errors import JobledgerError
 from .api import api_router
 from .auth import Access
-from .errors import HttpProblem, body, problem
+from .errors import CatchAll, HttpProblem, body, problem
 from .limits import MAX_BODY_BYTES, BodyLimit, SecurityHeaders
 from .live import Watchers
 from .pages import pages_router, render_problem
@@ -64,6 +64,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.watchers = watchers
+    app.add_middleware(CatchAll, respond=_answer)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(SecurityHeaders)
     app.include_router(api_router(tracker, access, watchers))
@@ -72,19 +73,21 @@ def create_app(
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
-        """Alive, and the store answers."""
+        """Alive, and the store _answers."""
         tracker.jobs(limit=1)
         return {"status": "ok"}
 
-    async def answer(request: Request, error: Exception) -> Response:
-        failure = _http_problem(error)
-        if request.url.path.startswith(f"{request.scope.get('root_path', '')}/api"):
-            return JSONResponse(body(failure), failure.status, failure.headers)
-        return render_problem(request, failure)
-
-    for kind in (HttpProblem, JobledgerError, HTTPException, RequestValidationError, Exception):
-        app.add_exception_handler(kind, answer)
+    for kind in (HttpProblem, JobledgerError, HTTPException, RequestValidationError):
+        app.add_exception_handler(kind, _answer)
     return app
+
+
+async def _answer(request: Request, error: Exception) -> Response:
+    """The answer to an error: JSON under /api, an HTML page elsewhere."""
+    failure = _http_problem(error)
+    if request.url.path.startswith(f"{request.scope.get('root_path', '')}/api"):
+        return JSONResponse(body(failure), failure.status, failure.headers)
+    return render_problem(request, failure)
 
 
 def _http_problem(error: Exception) -> HttpProblem:

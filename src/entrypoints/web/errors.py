@@ -6,7 +6,11 @@ exceptions are logged with their traceback and answered without one."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ...domain.errors import (
     InvalidInput,
@@ -61,3 +65,35 @@ def problem(error: BaseException) -> HttpProblem:
 def body(failure: HttpProblem) -> dict[str, str]:
     """The JSON document of an error."""
     return {"error": failure.error, "detail": failure.detail}
+
+
+Respond = Callable[[Request, Exception], Awaitable[Response]]
+
+
+class CatchAll:
+    """ASGI middleware answering any exception the routes let through with `respond` (the
+    app's own error answer, never a traceback), instead of the server's bare 500."""
+
+    def __init__(self, app: ASGIApp, respond: Respond) -> None:
+        self.app = app
+        self.respond = respond
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception as error:
+            if started:  # Too late to answer: the status is sent. Log it only.
+                log.error("error after the response started", exc_info=error)
+                return
+            response = await self.respond(Request(scope, receive), error)
+            await response(scope, receive, send)
