@@ -22,7 +22,7 @@ from .limits import MAX_BODY_BYTES, BodyLimit, SecurityHeaders
 from .live import Watchers
 from .pages import pages_router, render_problem
 
-_HERE = Path(__file__).parent
+_HERE = Path(__file__).resolve().parent  # Past an editable install's links.
 
 
 def create_app(

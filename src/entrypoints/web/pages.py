@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 
+from ...application.results import StatusEvent
 from ...application.tracker import Tracker
 from ...domain.component import ComponentStatus
 from ...domain.projection import COMPONENT_STATUSES, JobSummary
@@ -25,8 +26,8 @@ from .listing import component_page, component_status
 PAGE = 50
 FAILURES = 20
 FULL_HISTORY = 1_000
-"""Jobs with at most this many components show their whole timeline; larger ones the
-timeline of one chosen component."""
+"""Jobs with at most this many components show their timeline and hook runs; larger ones
+those of one chosen component (with the job's own: hook runs)."""
 TIMELINE = 100
 
 _templates = Jinja2Templates(
@@ -87,12 +88,10 @@ def pages_router(tracker: Tracker, access: Access, stale_after: timedelta) -> AP
             failures = component_page(
                 tracker, job_id, status=Status.FAILED, limit=FAILURES, cursor=None
             ).items
-        whole = component is None and summary.total <= FULL_HISTORY
-        if whole:
-            timeline = tracker.history(job_id)
-        else:  # One component's stream with the job's own, which holds the hook runs.
-            chosen = component or tracker.components(job_id, limit=1).items[0].name
-            timeline = tracker.history(job_id, chosen)
+        timeline: list[StatusEvent] = []
+        if component is not None or summary.total <= FULL_HISTORY:
+            # history() loads the job's definition: about 0.7 s at 100,000 components.
+            timeline = tracker.history(job_id, component)
         now = datetime.now(UTC)
         context = _context(
             request,
@@ -101,7 +100,7 @@ def pages_router(tracker: Tracker, access: Access, stale_after: timedelta) -> AP
             wanted=status or "",
             failures=failures,
             component=component,
-            timeline=timeline[-TIMELINE:] if whole or component else [],
+            timeline=timeline[-TIMELINE:],
             hook_runs=[e for e in timeline if e.hook is not None],
             stale_before=now - stale_after,
             writable=access.writable,
