@@ -29,6 +29,7 @@ FULL_HISTORY = 1_000
 """Jobs with at most this many components show their timeline and hook runs; larger ones
 those of one chosen component (with the job's own: hook runs)."""
 TIMELINE = 100
+_BAR_ORDER = (Status.COMPLETED, Status.FAILED, Status.IN_PROGRESS, Status.RETRYING, Status.PENDING)
 
 _templates = Jinja2Templates(
     env=Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True)
@@ -123,7 +124,7 @@ def segments(summary: JobSummary) -> list[tuple[str, int, float, float]]:
     """The progress bar's parts: each component status present, with its count, its width
     and its offset in percent."""
     parts, offset = [], 0.0
-    for status in COMPONENT_STATUSES:
+    for status in _BAR_ORDER:
         if count := summary.counts[status]:
             width = 100 * count / summary.total
             parts.append((status.value, count, width, offset))

@@ -15,7 +15,9 @@ from ...domain.errors import ConfigurationError
 
 def serve(app: ASGIApp, host: str, port: int) -> None:
     """Serve `app` until interrupted."""
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+    uvicorn.run(
+        app, host=host, port=port, log_level="info", access_log=False, timeout_graceful_shutdown=2
+    )
 
 
 class BackgroundServer:
@@ -46,5 +48,5 @@ class BackgroundServer:
         error: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._server.should_exit = True
+        self._server.should_exit = self._server.force_exit = True  # Open streams too.
         self._thread.join(10)

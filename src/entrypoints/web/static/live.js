@@ -1,6 +1,7 @@
 // Live updates for the dashboard: follow the job's Server-Sent Events and, on each change,
 // re-fetch this page and swap in its regions (rendered and escaped by the server). Falls back
-// to polling every data-poll milliseconds when EventSource is missing or refused.
+// to polling every data-poll milliseconds when EventSource is missing or refused. A region
+// marked data-sticky (the cancel form) is kept while the fresh page still has its form.
 (function () {
   "use strict";
   const main = document.getElementById("live");
@@ -22,7 +23,8 @@
       const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
       for (const region of main.querySelectorAll(".region")) {
         const next = fresh.getElementById(region.id);
-        if (next && !region.contains(document.activeElement)) {
+        const keep = "sticky" in region.dataset && next && next.querySelector("form");
+        if (next && !keep && !region.contains(document.activeElement)) {
           region.replaceWith(document.importNode(next, true));
         }
       }
