@@ -66,15 +66,21 @@ class Cancellation(_Body):
 
 
 class Created(BaseModel):
+    """The answer to `POST /api/jobs`."""
+
     job_id: str
 
 
 class Added(BaseModel):
+    """The answer to `POST /api/jobs/{id}/components`."""
+
     job_id: str
     added: int
 
 
 class Cancelled(BaseModel):
+    """The answer to `POST /api/jobs/{id}/cancel`."""
+
     job_id: str
     overall: Status = Field(default=Status.CANCELLED)
 
