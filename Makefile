@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 
 .PHONY: demo test lint types unit bench clean
 
-$(INSTALLED): pyproject.toml $(shell find src -name "*.py" -o -name "*.sql")
+$(INSTALLED): pyproject.toml $(shell find src -name "*.py" -o -name "*.sql" -o -name "*.html" -o -name "*.js" -o -name "*.css")
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]' --config-settings editable_mode=strict

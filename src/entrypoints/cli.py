@@ -27,6 +27,7 @@ from ..domain.validation import earlier
 from . import cli_output as out
 from .cli_input import Seconds, components, duration_option, file_option, json_option
 from .cli_input import register_hooks as load_hooks
+from .cli_serve import serve, serve_demo
 from .demo import run_demo
 
 EXIT_ERROR = 4
@@ -288,10 +289,18 @@ def hooks(context: click.Context, registrars: tuple[str, ...], once: bool, poll:
 @cli.command()
 @click.option("--workers", type=click.IntRange(min=1), default=4, show_default=True,
               help="Worker processes.")  # fmt: skip
+@click.option("--serve", "dashboard", is_flag=True,
+              help="Serve the dashboard too, work slower, serve until Ctrl-C.")  # fmt: skip
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="The dashboard's port on 127.0.0.1 (with --serve).")  # fmt: skip
 @click.pass_context
-def demo(context: click.Context, workers: int) -> None:
+def demo(context: click.Context, workers: int, dashboard: bool, port: int) -> None:
     """Play the original example: 10 downloads, 100 resizes, then one notification."""
-    final = run_demo(context.obj["store"], workers=workers, console=out.console())
+    url, console = context.obj["store"], out.console()
+    if dashboard:
+        final = serve_demo(url, workers=workers, port=port, console=console)
+    else:
+        final = run_demo(url, workers=workers, console=console)
     context.exit(WATCH_EXITS[final.overall])
 
 
@@ -303,6 +312,8 @@ def init(context: click.Context) -> None:
     _open(context, create=True).init_store()
     click.echo(f"store ready: {out.visible(describe_store(context.obj['store']))}")
 
+
+cli.add_command(serve)
 
 EXIT_DAMAGED = 5
 """`check` found damaged records and did not repair them."""

@@ -36,8 +36,11 @@ FLAKY = frozenset(["download-03", *random.Random(7).sample(GROUPS["resize"], 6)]
 _worker_tracker: Tracker | None = None
 
 
-def run_demo(url: str, *, workers: int = 4, console: Console | None = None) -> JobStatus:
-    """Run the example job on the store at `url` with live progress; return its end."""
+def run_demo(
+    url: str, *, workers: int = 4, console: Console | None = None, pace: float = 1.0
+) -> JobStatus:
+    """Run the example job on the store at `url` with live progress, each step `pace`
+    times as long as usual; return its end."""
     console = console or out.console()
     announced: list[FinishedJob] = []
     with Tracker.open(url) as tracker:
@@ -47,11 +50,12 @@ def run_demo(url: str, *, workers: int = 4, console: Console | None = None) -> J
         )
         console.print(f"job {job}: 10 downloads, 100 resizes, then 1 notification")
         with _pool(url, tracker, workers) as pool, _Display(console) as display:
-            work = [pool.submit(_work, job, n) for n in GROUPS["download"] + GROUPS["resize"]]
+            names = GROUPS["download"] + GROUPS["resize"]
+            work = [pool.submit(_work, job, n, pace) for n in names]
             while not display.show(tracker.status(job)):
                 time.sleep(0.1)
-            work.append(pool.submit(_work, job, "notify"))
-            final = tracker.wait(job, timeout=120)
+            work.append(pool.submit(_work, job, "notify", pace))
+            final = tracker.wait(job, timeout=120 * pace)
             display.show(final)
             for done in work:
                 done.result()
@@ -114,16 +118,16 @@ def _connect(url: str) -> None:
     _use(Tracker.open(url))
 
 
-def _work(job: UUID, name: str) -> None:
+def _work(job: UUID, name: str, pace: float) -> None:
     tracker = _worker_tracker
     assert tracker is not None, "worker not initialised"
     tracker.start(job, name, progress=0.0)
-    time.sleep(0.03)
+    time.sleep(0.03 * pace)
     if name in FLAKY:
         tracker.start(job, name, progress=0.4)
         tracker.report(job, name, Status.RETRYING, message="timed out; retrying")
-        time.sleep(0.2)
+        time.sleep(0.2 * pace)
         tracker.start(job, name, progress=0.0, message="attempt 2")
     tracker.start(job, name, progress=0.5)
-    time.sleep(0.03)
+    time.sleep(0.03 * pace)
     tracker.complete(job, name)

@@ -91,6 +91,33 @@ def test_entry_points_reach_stores_only_through_the_tracker() -> None:
         assert not any("adapters" in name for name in imported_modules(path)), path.name
 
 
+WEB_DEPENDENCIES = {"fastapi", "starlette", "jinja2", "uvicorn", "httpx"}
+
+
+def test_only_the_web_package_imports_the_web_dependencies_and_the_core_never_the_web() -> None:
+    web = SRC / "entrypoints" / "web"
+    for path in SRC.rglob("*.py"):
+        if path.is_relative_to(web):
+            continue
+        names = imported_modules(path)
+        assert not {n.split(".")[0] for n in names} & WEB_DEPENDENCIES, path.name
+        if not path.is_relative_to(SRC / "entrypoints"):
+            assert not any(n.endswith(".web") or ".web." in n for n in names), path.name
+
+
+def test_the_command_line_imports_the_web_app_only_when_serving() -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, jobledger, jobledger.entrypoints.cli\n"
+        f"loaded = {sorted(WEB_DEPENDENCIES)!r}\n"
+        "assert not [m for m in sys.modules if m.split('.')[0] in loaded], sys.modules\n"
+        "assert 'jobledger.entrypoints.web' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
+
+
 def test_adapters_never_import_an_entry_point() -> None:
     for path in (SRC / "adapters").rglob("*.py"):
         assert not any("entrypoints" in name for name in imported_modules(path)), path.name
