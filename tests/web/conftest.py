@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from jobledger import Tracker
-from jobledger.entrypoints.web import create_app
 from jobledger.entrypoints.web.server import BackgroundServer
+from jobledger.web import create_app
 
 TOKEN = "test-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

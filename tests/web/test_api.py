@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from jobledger import StoreError, Tracker
-from jobledger.entrypoints.web import create_app
+from jobledger.web import create_app
 
 TOKEN = "test-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

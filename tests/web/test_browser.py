@@ -19,8 +19,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from jobledger import Tracker
 from jobledger.entrypoints.demo import GROUPS
-from jobledger.entrypoints.web import create_app
 from jobledger.entrypoints.web.server import BackgroundServer
+from jobledger.web import create_app
 
 XSS = "<img src=x onerror=alert(1)>"
 REPORT = (

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from jobledger import Tracker
-from jobledger.entrypoints.web import create_app
 from jobledger.entrypoints.web.server import BackgroundServer
+from jobledger.web import create_app
 
 Serve = Callable[..., AbstractContextManager[httpx.Client]]
 

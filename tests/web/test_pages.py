@@ -11,8 +11,8 @@ import httpx
 from fastapi import FastAPI
 
 from jobledger import Tracker
-from jobledger.entrypoints.web import create_app
 from jobledger.entrypoints.web.listing import component_page
+from jobledger.web import create_app
 
 Serve = Callable[..., AbstractContextManager[httpx.Client]]
 XSS = "<img src=x onerror=alert(1)>"
