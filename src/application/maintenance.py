@@ -24,7 +24,6 @@ from .ports import Clock, JobRow, StatusView
 from .queries import ALL
 from .results import ViewCheck
 from .view_check import component_pages, job_rows, rebuild_view
-from .writes import WriteLog
 
 _PATIENCE = 1.0
 """Seconds (about) a prune waits for finish records other processes are appending."""
@@ -33,19 +32,17 @@ _PATIENCE = 1.0
 class Maintenance:
     """Deletes whole finished jobs and repairs the status view, each after `catch_up()`."""
 
-    def __init__(  # noqa: PLR0917
+    def __init__(
         self,
         ledger: Ledger,
         view: StatusView,
         clock: Clock,
-        writes: WriteLog,
         commands: Commands,
         catch_up: Callable[[], None],
     ) -> None:
         self._ledger = ledger
         self._view = view
         self._clock = clock
-        self._writes = writes
         self._commands = commands
         self._catch_up = catch_up
 
@@ -94,7 +91,5 @@ class Maintenance:
             names = tuple(r.status.name for page in pages for r in page)
         self._ledger.delete_streams([job_id, *(component_stream_id(job_id, n) for n in names)])
         removed = self._view.delete([job_id])
-        applied = self._view.position()
-        self._writes.deleted(applied)
         self._commands.forget(job_id, names)
         return removed

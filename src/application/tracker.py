@@ -62,7 +62,7 @@ class Tracker:
         fresh_job = partial(self._commands.job, fresh=True)
         self._queries = Queries(ledger, self._view, clock, writes, fresh_job)
         self._maintenance = Maintenance(
-            ledger, self._view, clock, writes, self._commands, self._queries.catch_up
+            ledger, self._view, clock, self._commands, self._queries.catch_up
         )
         self._hooks = HookRunner(ledger, ledger.factory.tracking_recorder, clock)
 
