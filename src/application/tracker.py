@@ -3,6 +3,7 @@ queries, hooks and maintenance."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
@@ -11,7 +12,7 @@ from types import TracebackType
 from typing import TypeVar
 from uuid import UUID
 
-from ..domain.errors import ConfigurationError
+from ..domain.errors import ConfigurationError, InvalidInput
 from ..domain.events import Event
 from ..domain.projection import JobStatus, JobSummary
 from ..domain.status import Status
@@ -214,18 +215,34 @@ class Tracker:
         return self._register(hook, name, Status.COMPLETED, Status.FAILED, Status.CANCELLED)
 
     def run_hooks(
-        self, *, once: bool = False, stop: Callable[[], bool] | None = None, poll: float = 1.0
+        self,
+        *,
+        once: bool = False,
+        stop: threading.Event | Callable[[], bool] | None = None,
+        poll: float = 1.0,
     ) -> int:
         """Run the hooks of jobs that finished: everything due now if `once` (for tests and
-        cron), else until `stop()` is true (for a worker process). Returns the calls made."""
+        cron), else until `stop` is set (an Event: it also cuts the wait between looks short)
+        or `stop()` is true (for a worker process), looking every `poll` seconds. Returns the
+        calls made."""
+        if not 0 < poll <= threading.TIMEOUT_MAX:
+            raise InvalidInput(
+                f"poll must be a positive number of seconds up to {threading.TIMEOUT_MAX:g}, "
+                f"not {poll!r}"
+            )
+        stopped = stop.is_set if isinstance(stop, threading.Event) else stop
         calls = 0
         while True:
             self._queries.catch_up()
             made = self._hooks.run_once()
             calls += made
-            if once or (stop is not None and stop()):
+            if once or (stopped is not None and stopped()):
                 return calls
-            if not made:
+            if made:
+                continue
+            if isinstance(stop, threading.Event):
+                stop.wait(poll)
+            else:
                 time.sleep(poll)
 
     def _register(self, hook: _H, name: str | None, *outcomes: Status) -> _H:

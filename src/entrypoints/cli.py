@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import threading
 import traceback
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -271,7 +272,11 @@ def stale(context: click.Context, older_than: timedelta, limit: int, as_json: bo
 @click.argument("registrars", nargs=-1, required=True)
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
 @click.option(
-    "--poll", type=Seconds(), default=1.0, show_default=True, help="Seconds between looks."
+    "--poll",
+    type=Seconds(positive=True),
+    default=1.0,
+    show_default=True,
+    help="Seconds between looks.",
 )
 @click.pass_context
 def hooks(context: click.Context, registrars: tuple[str, ...], once: bool, poll: float) -> None:
@@ -279,10 +284,10 @@ def hooks(context: click.Context, registrars: tuple[str, ...], once: bool, poll:
     register hooks on it (tracker.on_completed(...) etc.)."""
     tracker = _open(context)
     load_hooks(tracker, registrars)
-    stopping: list[int] = []
+    stopping = threading.Event()
     for number in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(number, lambda received, frame: stopping.append(received))
-    calls = tracker.run_hooks(once=once, stop=lambda: bool(stopping), poll=poll)
+        signal.signal(number, lambda received, frame: stopping.set())
+    calls = tracker.run_hooks(once=once, stop=stopping, poll=poll)
     click.echo(f"{calls} hook call(s)", err=True)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import math
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -47,9 +48,13 @@ def _duration(context: click.Context, option: click.Parameter, value: str) -> ti
 
 
 class Seconds(click.ParamType[float]):
-    """A number of seconds, zero or more (`inf` waits for ever; `nan` is refused)."""
+    """A number of seconds, zero or more (`inf` waits for ever; `nan` is refused); with
+    `positive`, more than zero and at most `threading.TIMEOUT_MAX`."""
 
     name = "seconds"
+
+    def __init__(self, *, positive: bool = False) -> None:
+        self.positive = positive
 
     def convert(
         self, value: Any, param: click.Parameter | None, ctx: click.Context | None
@@ -58,6 +63,9 @@ class Seconds(click.ParamType[float]):
             seconds = float(value)
         except (TypeError, ValueError):
             seconds = math.nan
+        if self.positive and not 0 < seconds <= threading.TIMEOUT_MAX:
+            most = f"{threading.TIMEOUT_MAX:g}"
+            self.fail(f"{value} is not a positive number of seconds up to {most}", param, ctx)
         if not seconds >= 0:
             self.fail(f"{value} is not a number of seconds >= 0", param, ctx)
         return seconds

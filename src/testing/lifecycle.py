@@ -204,6 +204,12 @@ class LifecycleContract(StoreUnderTest):
         job = tracker.create_job(["a"])
         tracker.complete(job, "a")
         assert tracker.run_hooks(stop=seen.is_set, poll=0.01) == 1
+        stop = threading.Event()
+        threading.Timer(0.05, stop.set).start()
+        assert tracker.run_hooks(stop=stop, poll=3600) == 0  # the Event cuts the wait short
+        for bad in (0.0, -1.0, float("inf"), float("nan")):
+            with pytest.raises(InvalidInput, match="poll"):
+                tracker.run_hooks(once=True, poll=bad)
 
     # The status view and its queries
 

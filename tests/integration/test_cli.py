@@ -196,6 +196,25 @@ def test_hooks_runs_registered_hooks_once(store: str, tmp_path: Path) -> None:
     assert [(e["hook"], e["status"]) for e in history if e["hook"]] == [("log", "completed")]
 
 
+@pytest.mark.parametrize("poll", ["0", "-1", "inf", "1e308", "nan"])
+def test_hooks_poll_must_be_positive_and_bounded(store: str, poll: str) -> None:
+    result = run("hooks", "--poll", poll, "os:getcwd", store=store)
+    assert (result.returncode, result.stdout) == (64, "")
+    assert "positive number of seconds up to" in result.stderr
+
+
+def test_hooks_stops_at_once_on_sigterm(store: str, tmp_path: Path) -> None:
+    (tmp_path / "nohooks.py").write_text("def register(tracker):\n    pass\n")
+    command = [str(SCRIPT), "--store", store, "hooks", "--poll", "3600", "nohooks:register"]
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    with subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True) as runner:
+        time.sleep(1.5)  # imported, registered, and waiting for the next look
+        runner.send_signal(signal.SIGTERM)
+        assert runner.wait(timeout=10) == 0
+        assert runner.stderr is not None
+        assert "0 hook call(s)" in runner.stderr.read()
+
+
 def test_help_lists_every_command() -> None:
     result = run("--help")
     assert result.returncode == 0
