@@ -8,7 +8,7 @@ import math
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,7 +16,7 @@ import click
 
 from ..application.tracker import Tracker
 from ..domain.errors import InvalidInput, JobledgerError
-from ..domain.validation import parse_duration
+from ..domain.validation import earlier, parse_duration
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -41,8 +41,11 @@ def duration_option(name: str, **settings: Any) -> Callable[[_F], _F]:
 
 
 def _duration(context: click.Context, option: click.Parameter, value: str) -> timedelta:
+    """The duration, if it can count back from now (else a usage error, like a malformed one)."""
     try:
-        return parse_duration(value)
+        span = parse_duration(value)
+        earlier(datetime.now(UTC), span, option.opts[0])
+        return span
     except InvalidInput as error:
         raise click.BadParameter(str(error), context, option) from None
 

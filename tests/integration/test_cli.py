@@ -117,7 +117,7 @@ def test_cancel_prune_and_stale(store: str) -> None:
         (("stale", "--older-than", "1x"), "'--older-than': '1x' is not a duration"),
         (("stale", "--older-than", "9999999999w"), "'9999999999w' reaches back before the year 1"),
         (("prune", "--older-than", "3000000d"), "--older-than 3000000 days, 0:00:00 reaches back"),
-        (("stale", "--older-than", "3000000d"), "older_than 3000000 days, 0:00:00 reaches back"),
+        (("stale", "--older-than", "3000000d"), "--older-than 3000000 days, 0:00:00 reaches back"),
         (
             ("prune", "--older-than", "400000d", "--keep-failed-for", "400000d"),
             "keep_failed_for 400000 days, 0:00:00 reaches back before the year 1",
@@ -130,6 +130,11 @@ def test_bad_input_is_one_line_on_stderr(store: str, args: tuple[str, ...], need
     assert needle in result.stderr
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize("span", ["1000000w", "99999999w", "9999999999w"])
+def test_a_duration_reaching_back_too_far_is_a_usage_error(store: str, span: str) -> None:
+    assert run("prune", "--older-than", span, store=store).returncode == 64
 
 
 def test_unknown_status_is_named(store: str) -> None:
