@@ -9,15 +9,13 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict
 
 from ..domain.errors import StoreError
-from ..domain.events import JobCreated, JobEvent, component_stream_id
+from ..domain.events import JobCreated, JobEvent, StatusReported, component_stream_id
 from .ledger import Ledger, guarded, store_errors
 from .local_view import LocalStatusView
 from .ports import CheckableRecorder, Clock, DamagedRecord, StatusView
-from .view_check import job_rows, rebuild_view
+from .queries import ALL
+from .view_check import component_pages, job_rows, rebuild_view
 from .view_updater import ViewUpdater, job_of
-
-_ALL = 1 << 62
-_PAGE = 10_000
 
 
 class Damage(BaseModel):
@@ -63,7 +61,10 @@ def check_store(ledger: Ledger, view: StatusView, clock: Clock, *, repair: bool)
         return StoreCheck(damaged=found, repaired=False, lost_jobs=())
     with store_errors():
         recorder.quarantine(records)
-    lost = tuple(sorted({j for d in found for j in d.job_ids if not _readable(ledger, j)}))
+    told = {j for d in found for j in d.job_ids}
+    untold = {UUID(s) for d in found for s in d.streams if _is_uuid(s)} - told
+    jobs = told | _reported_jobs(ledger, untold)
+    lost = tuple(sorted(j for j in jobs if not _readable(ledger, j)))
     view.delete(lost)
     ViewUpdater(ledger, view, clock).catch_up()
     rebuild_view(ledger, view, clock, LocalStatusView())
@@ -108,15 +109,33 @@ def _job(
 def _from_view(view: StatusView, streams: set[UUID]) -> dict[UUID | str, UUID | None]:
     """The jobs of component streams, found by scanning the view's component rows."""
     found: dict[UUID | str, UUID | None] = {}
-    for row in job_rows(view, before=_ALL):
-        job_id, after = row.tally.job_id, -1
-        while rows := view.components(job_id, after=after, limit=_PAGE):
+    for row in job_rows(view, before=ALL):
+        job_id = row.tally.job_id
+        for rows in component_pages(view, job_id):
             ids = {component_stream_id(job_id, r.status.name) for r in rows}
             found.update(dict.fromkeys(ids & streams, job_id))
-            after = rows[-1].ordinal
         if len(found) == len(streams):
             break
     return found
+
+
+def _reported_jobs(ledger: Ledger, streams: set[UUID]) -> set[UUID]:
+    """Which of `streams` are jobs' own streams, told by their components' surviving reports
+    (for a host whose view never saw the jobs). Reads the feed once, after the quarantine."""
+    found: set[UUID] = set()
+    after = 0
+    while streams - found and (batch := ledger.feed(after=after, types=[StatusReported])):
+        found |= {e.job_id for _, e in batch if isinstance(e, StatusReported)} & streams
+        after = batch[-1][0]
+    return found
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        UUID(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _readable(ledger: Ledger, job_id: UUID) -> bool:

@@ -112,3 +112,23 @@ def test_the_check_command_exits_5_on_damage_and_0_once_repaired(
     assert (code, "1 damaged record(s) quarantined" in out) == (0, True)
     assert run("history", str(job), "--json") == (0, "[]\n")
     assert run("check") == (0, "no damaged records\n")
+
+
+def test_repair_names_a_lost_job_that_this_hosts_view_never_saw(store: Path) -> None:
+    clock = FrozenClock()
+    with Tracker.open(f"file://{store}", clock=clock) as writer:
+        kept = writer.create_job(["x"])
+        lost = writer.create_job(["x", "y"])  # the second event of the feed
+        writer.start(lost, "x")
+        writer.complete(kept, "x")
+    tear(record(store, 2))
+    for views in store.glob("views"):
+        for path in views.iterdir():
+            path.unlink()
+
+    with Tracker.open(f"file://{store}", clock=clock) as tracker:
+        found = tracker.check()
+        assert [(d.position, d.job_ids) for d in found.damaged] == [(2, ())]
+        repaired = tracker.check(repair=True)
+        assert repaired.lost_jobs == (lost,)
+        assert [s.job_id for s in tracker.jobs().items] == [kept]
