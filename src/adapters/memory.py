@@ -227,7 +227,7 @@ class MemoryFactory(InfrastructureFactory[MemoryTrackingRecorder]):
     def __init__(self, env: Environment | EnvType | None) -> None:
         super().__init__(env)
         self._lifetime = Lifetime(_NAME)
-        self._views: list[LocalStatusView] = []
+        self._view = LocalStatusView(_NAME)
 
     def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
         return MemoryAggregateRecorder(self._lifetime)
@@ -246,14 +246,11 @@ class MemoryFactory(InfrastructureFactory[MemoryTrackingRecorder]):
         return MemoryProcessRecorder(self._lifetime)
 
     def status_view(self) -> StatusView:
-        """The status view, in memory like everything else here."""
+        """The status view, in memory like everything else here: one per store."""
         self._lifetime.check()
-        view = LocalStatusView(_NAME)
-        self._views.append(view)
-        return view
+        return self._view
 
     def close(self) -> None:
         """Make every recorder and view built here refuse use."""
         self._lifetime.close()
-        for view in self._views:
-            view.close()
+        self._view.close()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from jobledger import Tracker
+from jobledger import StoreError, Tracker
 from jobledger.application.ports import Clock
 from jobledger.testing.contract import TrackerContract
 
@@ -43,3 +43,5 @@ def test_a_read_only_store_is_listed_without_writing_anything(tmp_path, monkeypa
         assert [j.job_id for j in tracker.jobs().items] == [job]
         assert tracker.summary(job).total == 1
     assert _tree(tmp_path) == before
+    with pytest.raises(StoreError, match="is closed"):
+        tracker.view.position()  # its in-process view closed with the store

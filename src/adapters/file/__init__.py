@@ -180,6 +180,7 @@ class FileFactory(InfrastructureFactory[FileTrackingRecorder]):
         super().__init__(env)
         self._stores: dict[str, FileStore] = {}
         self._lifetime = Lifetime(f"the file store {self.env.get(self.DIRECTORY) or ''}".strip())
+        self._local_view: LocalStatusView | None = None  # for a read-only store
 
     def store(self, purpose: str = "events") -> FileStore:
         """The (shared, recovered) store for `purpose`: "events" or "snapshots"."""
@@ -228,12 +229,16 @@ class FileFactory(InfrastructureFactory[FileTrackingRecorder]):
         if that cannot be written (a read-only directory or mount)."""
         path = view_path(os.path.dirname(self.store().root))
         if not _writable(path):
-            return LocalStatusView()
+            if self._local_view is None:
+                self._local_view = LocalStatusView(f"the status view of {self.store().root}")
+            return self._local_view
         return FileStatusView(path, self._lifetime)
 
     def close(self) -> None:
         """Make every recorder and view built here refuse use."""
         self._lifetime.close()
+        if self._local_view is not None:
+            self._local_view.close()
 
 
 def _safe(name: str) -> str:
