@@ -6,8 +6,10 @@ every store passes through the Tracker; implement `create_tracker(clock)`),
 eventsourcing's `ApplicationRecorderTestCase`) and, for a store with a status view of its
 own, `StatusViewContract` (implement `create_view()`). Installing jobledger registers a
 pytest plugin that rewrites this package's asserts, so their failures say what differed.
-Also here: `strategies` (Hypothesis strategies for events and feeds), `FrozenClock`,
-`machine`, `finish_race` and `postgres_server.throwaway_postgres`.
+`TrackerContract` gathers the case modules `lifecycle`, `feed`, `pruning` (with the helpers
+`finished_jobs` and `assert_pruned`) and `concurrency`. Also here: `strategies` (Hypothesis
+strategies for events and feeds), `FrozenClock`, `machine`, `finish_race`, `multistream` and
+`postgres_server.throwaway_postgres`.
 """
 
 from importlib.util import find_spec

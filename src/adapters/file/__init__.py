@@ -169,7 +169,9 @@ class FileFactory(InfrastructureFactory[FileTrackingRecorder]):
     Events and tracking records live in `<dir>/events`, snapshots in `<dir>/snapshots` (for
     an eventsourcing application other than the Tracker's, in `<dir>/apps/<name>/`); each
     is created on first use, unless `CREATE_TABLE=no`: then a missing store is refused and
-    opening an existing one writes nothing (so a read-only store can be read). Once the
+    opening an existing one leaves `<dir>/events` untouched (the first query may still make
+    this host's view in `<dir>/views`, where it can be written; a read-only store is read
+    with a view in this process). Once the
     factory is closed, everything it built refuses use.
     """
 
