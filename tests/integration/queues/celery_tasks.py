@@ -14,7 +14,7 @@ from celery import Celery, Task
 
 from jobledger.integrations import celery as tracking
 
-app = Celery("celery_tasks", broker=f"redis+socket://{os.environ['REDIS_SOCKET']}")
+app = Celery("celery_tasks", broker=f"redis+socket://{os.environ.get('REDIS_SOCKET', '')}")
 app.conf.update(
     broker_connection_retry_on_startup=True,
     worker_prefetch_multiplier=1,
@@ -55,6 +55,12 @@ def killed_once(marker: str) -> None:
     """The worker process running it is killed on the first delivery."""
     if first_time(marker):
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+@app.task
+def touch(path: str) -> None:
+    """Creates the file `path`."""
+    Path(path).touch()
 
 
 @app.task
