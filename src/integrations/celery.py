@@ -73,7 +73,9 @@ def tracked_group(
         name=name,
         allowed_failures=allowed_failures,
     )
-    linked = [tracked(s, link.job_id, link.component) for s, link in zip(signatures, links)]
+    linked = [
+        tracked(s, link.job_id, link.component) for s, link in zip(signatures, links, strict=True)
+    ]
     return job_id, group(linked).apply_async(**options)
 
 

@@ -34,7 +34,7 @@ def worker(
 
 def idle() -> bool:
     """No task running, reserved or scheduled (retries wait there) on the worker."""
-    inspect = tasks.app.control.inspect(timeout=0.5)
+    inspect = tasks.app.control.inspect(timeout=1.0, limit=1)
     states = [inspect.active(), inspect.reserved(), inspect.scheduled()]
     return all(state and not any(state.values()) for state in states)
 
@@ -69,7 +69,9 @@ def test_twenty_tasks_with_retries_and_one_failure(worker: Worker, allowed_failu
 
 
 def test_a_killed_worker_process_redelivers_the_task_counted_once(worker: Worker) -> None:
-    job, _ = tracked_group([tasks.killed_once.s(str(worker.scratch / "killed"))], store=worker.tracker)
+    job, _ = tracked_group(
+        [tasks.killed_once.s(str(worker.scratch / "killed"))], store=worker.tracker
+    )
 
     status = worker.tracker.wait(job, timeout=60)
 
@@ -126,5 +128,3 @@ def test_a_hard_time_limit_fails_from_the_parent_process(worker: Worker) -> None
     assert status.components["o"].status == Status.FAILED
     assert status.components["o"].message.startswith("TimeLimitExceeded")
     worker.alive()
-
-
