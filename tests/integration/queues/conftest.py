@@ -26,6 +26,8 @@ class Worker:
     """A worker process on a store, and a Tracker on that store for the test."""
 
     tracker: Tracker
+    store_url: str
+    redis_socket: str
     scratch: Path
     process: subprocess.Popen[bytes]
     log: Path
@@ -61,12 +63,15 @@ def start_worker(
     store_url: str,
     redis_socket: str,
     scratch: Path,
-    ready: Callable[[], bool],
+    ready: Callable[[Path], bool],
+    flush: bool = True,
 ) -> Iterator[Worker]:
-    """Run `command` (a worker of the modules here) until the test module ends."""
+    """Run `command` (a worker of the modules here) until the test module ends, first
+    emptying Redis of other modules' messages unless `flush` is false."""
     import redis
 
-    redis.Redis(unix_socket_path=redis_socket).flushall()
+    if flush:
+        redis.Redis(unix_socket_path=redis_socket).flushall()
     environment = {
         **os.environ,
         "JOBLEDGER_STORE": store_url,
@@ -80,10 +85,10 @@ def start_worker(
         )
         try:
             deadline = time.monotonic() + 60
-            while not ready():
+            while not ready(log):
                 assert process.poll() is None and time.monotonic() < deadline, log.read_text()
                 time.sleep(0.05)
-            yield Worker(tracker, scratch, process, log)
+            yield Worker(tracker, store_url, redis_socket, scratch, process, log)
         finally:
             process.terminate()
             try:

@@ -28,7 +28,7 @@ def worker(
         store_url=store_url,
         redis_socket=redis_socket,
         scratch=tmp_path_factory.mktemp("celery"),
-        ready=lambda: bool(tasks.app.control.ping(timeout=0.2)),
+        ready=lambda _: bool(tasks.app.control.ping(timeout=0.2)),
     )
 
 

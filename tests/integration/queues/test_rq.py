@@ -38,7 +38,7 @@ def worker(
         store_url=store_url,
         redis_socket=redis_socket,
         scratch=tmp_path_factory.mktemp("rq"),
-        ready=lambda: bool(RQWorker.all(connection=connection)),
+        ready=lambda _: bool(RQWorker.all(connection=connection)),
     )
 
 
