@@ -83,6 +83,7 @@ def postgres_factory(postgres_database: str) -> Iterator[PostgresFactory]:
     yield factory
     factory.close()
 
+
 # --- Redis test server (owned by the queue integrations) -------------------------------
 
 

@@ -31,7 +31,7 @@ class MisplacedMiddleware(ConfigurationError, MiddlewareError):
     before Retries decides; add it with `install()` (or `before=Retries`)."""
 
 
-class Jobledger(Middleware):  # type: ignore[misc]
+class Jobledger(Middleware):
     """Reports tracked messages to `store` (a URL; None: `$JOBLEDGER_STORE`), opened in
     each worker process on first use: `in_progress` when processing starts, then
     `completed`, `retrying` (a retry will follow) or `failed` (with the exception; also
@@ -110,7 +110,6 @@ def tracked_group(
         name=name,
         allowed_failures=allowed_failures,
     )
-    linked = group(
-        tracked(m, job_id, link.component) for m, link in zip(messages, links, strict=True)
-    )
-    return job_id, linked.run()
+    children = [tracked(m, job_id, link.component) for m, link in zip(messages, links, strict=True)]
+    linked = group(children)  # type: ignore[no-untyped-call]
+    return job_id, linked.run()  # type: ignore[no-untyped-call]

@@ -40,7 +40,10 @@ __all__ = [
 ]
 
 _reporter = Reporter()
-_Base = BaseWorker if TYPE_CHECKING else object  # the mixin below is for RQ's workers
+if TYPE_CHECKING:
+    _Base = BaseWorker
+else:
+    _Base = object  # the mixin below is for RQ's workers
 
 
 def use_store(store: str | None) -> None:
@@ -160,7 +163,7 @@ class TrackedWorker(_Tracking, Worker):
         if link := _link(job):
             how = f"signal {os.WTERMSIG(ret_val)}" if os.WIFSIGNALED(ret_val) else f"{ret_val}"
             _reporter.report(link, _after_failure(job), f"work-horse killed ({how})")
-        super().handle_work_horse_killed(job, retpid, ret_val, rusage)
+        super().handle_work_horse_killed(job, retpid, ret_val, rusage)  # type: ignore[no-untyped-call]
 
 
 class TrackedSimpleWorker(_Tracking, SimpleWorker):

@@ -54,9 +54,7 @@ def throwaway_redis(*, timeout: float = 20.0) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _wait_for_pong(
-    path: Path, server: subprocess.Popen[bytes], timeout: float, log: Path
-) -> None:
+def _wait_for_pong(path: Path, server: subprocess.Popen[bytes], timeout: float, log: Path) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:

@@ -12,7 +12,7 @@ SRC = Path(jobledger.__file__).resolve().parent
 
 def test_all_lists_exactly_the_public_names() -> None:
     public = {n for n in vars(jobledger) if not n.startswith("_")}
-    modules = {"application", "domain", "adapters", "entrypoints", "testing"}
+    modules = {"application", "domain", "adapters", "entrypoints", "integrations", "testing"}
     assert set(jobledger.__all__) == public - modules
     assert jobledger.__all__ == sorted(jobledger.__all__)
 
@@ -58,8 +58,16 @@ def test_the_application_never_imports_an_adapter_or_an_entry_point() -> None:
 
 
 def test_entry_points_reach_stores_only_through_the_tracker() -> None:
-    for path in (SRC / "entrypoints").rglob("*.py"):
+    for path in [*(SRC / "entrypoints").rglob("*.py"), *(SRC / "integrations").rglob("*.py")]:
         assert not any("adapters" in name for name in imported_modules(path)), path.name
+
+
+def test_only_the_integrations_import_the_task_queues() -> None:
+    queues = {"celery", "rq", "dramatiq", "redis", "kombu", "billiard"}
+    for path in SRC.rglob("*.py"):
+        if path.parent.name != "integrations":
+            tops = {name.split(".")[0] for name in imported_modules(path)}
+            assert not tops & queues, path
 
 
 def test_adapters_never_import_an_entry_point() -> None:

@@ -86,7 +86,8 @@ def start_worker(
         try:
             deadline = time.monotonic() + 60
             while not ready(log):
-                assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+                assert process.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, log.read_text()
                 time.sleep(0.05)
             yield Worker(tracker, store_url, redis_socket, scratch, process, log)
         finally:

@@ -4,7 +4,6 @@ redelivery, progress, and failures Celery signals from the worker's parent proce
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import celery_tasks as tasks
 import pytest
@@ -58,7 +57,7 @@ def test_twenty_tasks_with_retries_and_one_failure(worker: Worker, allowed_failu
     broken = status.components["celery_tasks.broken#3"]
     assert broken.status == Status.FAILED
     assert broken.message == "ValueError: always broken"
-    retries = [e for e in worker.tracker.history(job, "celery_tasks.broken#3")]
+    retries = worker.tracker.history(job, "celery_tasks.broken#3")
     assert [e.status for e in retries].count(Status.RETRYING) == 2
     assert status.overall == (Status.FAILED if allowed_failures == 0 else Status.COMPLETED)
     assert status.counts[Status.COMPLETED] == 19
