@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from celery import Celery, Task
+from once import first_time
 
 from jobledger.integrations import celery as tracking
 
@@ -21,15 +22,6 @@ app.conf.update(
     worker_hijack_root_logger=False,
 )
 tracking.install(app)
-
-
-def first_time(marker: str) -> bool:
-    """True the first time a marker file is claimed, across processes."""
-    try:
-        os.close(os.open(marker, os.O_CREAT | os.O_EXCL))
-    except FileExistsError:
-        return False
-    return True
 
 
 @app.task

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
+from once import first_time
 
 from jobledger.integrations import dramatiq as tracking
 
@@ -23,15 +24,6 @@ broker = RedisBroker(
 tracking.install(broker)
 dramatiq.set_broker(broker)
 fast = {"min_backoff": 10, "max_backoff": 50}
-
-
-def first_time(marker: str) -> bool:
-    """True the first time a marker file is claimed, across processes."""
-    try:
-        os.close(os.open(marker, os.O_CREAT | os.O_EXCL))
-    except FileExistsError:
-        return False
-    return True
 
 
 @dramatiq.actor(max_retries=0)

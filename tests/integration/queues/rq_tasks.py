@@ -7,16 +7,9 @@ import signal
 import time
 from pathlib import Path
 
+from once import first_time
+
 from jobledger.integrations import rq as tracking
-
-
-def first_time(marker: str) -> bool:
-    """True the first time a marker file is claimed, across processes."""
-    try:
-        os.close(os.open(marker, os.O_CREAT | os.O_EXCL))
-    except FileExistsError:
-        return False
-    return True
 
 
 def succeed() -> None:
