@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from jobledger import Tracker
+from jobledger import JobStatus, Status, Tracker
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
@@ -97,6 +97,15 @@ def start_worker(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def settled(tracker: Tracker, job: uuid.UUID) -> JobStatus:
+    """The job's status once it has finished and every component is final (a failed job
+    finishes while others still run)."""
+    tracker.wait(job, timeout=90)
+    final = {Status.COMPLETED, Status.FAILED}
+    eventually(lambda: all(c.status in final for c in tracker.status(job).components.values()))
+    return tracker.status(job)
 
 
 def eventually(check: Callable[[], bool], timeout: float = 30.0) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import celery_tasks as tasks
 import pytest
-from conftest import BIN, Worker, eventually, start_worker
+from conftest import BIN, Worker, eventually, settled, start_worker
 
 from jobledger import FinishedJob, Status
 from jobledger.integrations.celery import tracked, tracked_group
@@ -48,7 +48,7 @@ def test_twenty_tasks_with_retries_and_one_failure(worker: Worker, allowed_failu
     finished: list[FinishedJob] = []
     worker.tracker.on_finished(finished.append, name=f"finish-{allowed_failures}")
 
-    status = worker.tracker.wait(job, timeout=60)
+    status = settled(worker.tracker, job)
 
     for name in ("celery_tasks.flaky#0", "celery_tasks.flaky#1", "celery_tasks.flaky#2"):
         history = [event.status for event in worker.tracker.history(job, name)]

@@ -10,7 +10,7 @@ from pathlib import Path
 import dramatiq
 import dramatiq_tasks as tasks
 import pytest
-from conftest import BIN, Worker, eventually, start_worker
+from conftest import BIN, Worker, eventually, settled, start_worker
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import Retries
@@ -61,7 +61,7 @@ def test_twenty_messages_with_retries_and_one_failure(
     finished: list[FinishedJob] = []
     worker.tracker.on_finished(finished.append, name=f"finish-{allowed_failures}")
 
-    status = worker.tracker.wait(job, timeout=60)
+    status = settled(worker.tracker, job)
 
     for i in range(3):
         history = [e.status for e in worker.tracker.history(job, f"flaky#{i}")]

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 import rq_tasks as tasks
-from conftest import BIN, Worker, eventually, start_worker
+from conftest import BIN, Worker, eventually, settled, start_worker
 from rq import Queue, Retry
 from rq import Worker as RQWorker
 from rq.command import send_stop_job_command
@@ -63,7 +63,7 @@ def test_twenty_jobs_with_retries_and_one_failure(
     finished: list[FinishedJob] = []
     worker.tracker.on_finished(finished.append, name=f"finish-{allowed_failures}")
 
-    status = worker.tracker.wait(job, timeout=90)
+    status = settled(worker.tracker, job)
 
     for i in range(3):
         name = f"rq_tasks.flaky#{i}"
@@ -92,7 +92,7 @@ def test_a_killed_work_horse_retries_then_fails_without_retries(
     always = Queue.prepare_data(tasks.killed, ("",))
     job, _ = enqueue_group(queue, [once, always], store=worker.tracker, components=["o", "a"])
 
-    status = worker.tracker.wait(job, timeout=60)
+    status = settled(worker.tracker, job)
 
     once_history = [e.status for e in worker.tracker.history(job, "o")]
     assert once_history == [
