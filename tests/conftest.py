@@ -80,3 +80,23 @@ def postgres_factory(postgres_database: str) -> Iterator[PostgresFactory]:
     factory = PostgresFactory({PostgresFactory.POSTGRES_URL: postgres_database})
     yield factory
     factory.close()
+
+
+# --- Redis test server (owned by the queue integrations) -------------------------------
+
+
+@pytest.fixture(scope="session")
+def redis_socket() -> Iterator[str]:
+    """Unix socket path of a throwaway Redis server for the session (skips, or fails under
+    CI=true, without `redis-server`)."""
+    from jobledger.testing.redis_server import RedisNotFound, throwaway_redis
+
+    with ExitStack() as stack:
+        try:
+            path = stack.enter_context(throwaway_redis())
+        except RedisNotFound as error:
+            reason = f"Redis tests NOT RUN: {error}"
+            if os.environ.get("CI", "").lower() == "true":
+                pytest.fail(reason, pytrace=False)
+            pytest.skip(reason)
+        yield str(path)

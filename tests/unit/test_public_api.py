@@ -24,6 +24,7 @@ def test_all_lists_exactly_the_public_names() -> None:
         "domain",
         "adapters",
         "entrypoints",
+        "integrations",
         "testing",
         "ports",
         "events",
@@ -88,7 +89,7 @@ def test_the_application_never_imports_an_adapter_or_an_entry_point() -> None:
 
 
 def test_entry_points_reach_stores_only_through_the_tracker() -> None:
-    for path in (SRC / "entrypoints").rglob("*.py"):
+    for path in [*(SRC / "entrypoints").rglob("*.py"), *(SRC / "integrations").rglob("*.py")]:
         assert not any("adapters" in name for name in imported_modules(path)), path.name
 
 
@@ -117,6 +118,14 @@ def test_the_command_line_imports_the_web_app_only_when_serving() -> None:
         "assert 'jobledger.entrypoints.web' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
+
+
+def test_only_the_integrations_import_the_task_queues() -> None:
+    queues = {"celery", "rq", "dramatiq", "redis", "kombu", "billiard"}
+    for path in SRC.rglob("*.py"):
+        if path.parent.name != "integrations":
+            tops = {name.split(".")[0] for name in imported_modules(path)}
+            assert not tops & queues, path
 
 
 def test_adapters_never_import_an_entry_point() -> None:

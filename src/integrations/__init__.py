@@ -1,0 +1,1 @@
+"""Task-queue integrations (Celery, RQ, Dramatiq): each reports through the Tracker only."""
