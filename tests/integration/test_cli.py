@@ -285,6 +285,15 @@ def test_an_unsupported_store_shows_no_more_than_its_scheme(
     assert_no_piece("sekrit_zz9", result.stderr + result.stdout)
 
 
+def test_a_nul_in_a_file_url_is_a_one_line_error(tmp_path: Path) -> None:
+    result = run("create", "a", store=f"file://{tmp_path}/a%00b")
+    assert result.returncode == 4
+    assert result.stderr.startswith("jobledger: file store URL")
+    assert "a\\x00b" in result.stderr
+    assert "unexpected" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_init_hides_a_password_given_in_the_query(postgres_database: str) -> None:
     joiner = "&" if "?" in postgres_database else "?"
     url = f"{postgres_database}{joiner}password=sekrit_zz9&application_name=a@b"

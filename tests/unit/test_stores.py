@@ -48,6 +48,14 @@ def test_unsupported_urls_are_named_without_passwords(url: str) -> None:
     assert "s3cret" not in str(raised.value)
 
 
+@pytest.mark.parametrize("url", ["file:///tmp/a%00b", "file:rel/a%00b", "file:///tmp/a\x00b"])
+def test_a_nul_in_a_file_path_is_refused_and_shown_escaped(url: str) -> None:
+    with pytest.raises(ConfigurationError, match="NUL") as raised:
+        Tracker.open(url)
+    assert "a\\x00b" in str(raised.value)
+    assert "\x00" not in str(raised.value)
+
+
 def test_redact_rewrites_the_user_information_as_a_whole() -> None:
     assert redact("postgresql://app:s3cret@db:5432/jobs") == "postgresql://app:***@db:5432/jobs"
     assert redact("postgresql://db/jobs") == "postgresql://db/jobs"
