@@ -325,6 +325,18 @@ def test_create_and_init_make_the_store(tmp_path: Path) -> None:
     assert (tmp_path / "b" / "events" / "FORMAT").exists()
 
 
+def test_create_does_not_take_over_a_directory_that_is_not_a_store(tmp_path: Path) -> None:
+    (tmp_path / "junk").write_text("mine")
+    for args in (("create", "a"), ("init",)):
+        result = run(*args, store=f"file://{tmp_path}")
+        assert result.returncode == 4
+        assert f"{tmp_path} is not a jobledger store" in result.stderr
+        assert "'junk'" in result.stderr
+        assert [path.name for path in tmp_path.iterdir()] == ["junk"]
+    (tmp_path / "junk").unlink()
+    create(f"file://{tmp_path}", "a")  # an empty directory may become a store
+
+
 # Issue 12: hostile names, bad input, narrow terminals.
 def literal(output: str) -> str:
     """`output` with the table borders and wrapping undone, to look for a whole string."""
