@@ -11,8 +11,10 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import os
+import re
 from collections.abc import Callable
 from typing import cast
+from urllib.parse import unquote_plus
 
 from ..domain.errors import ConfigurationError
 
@@ -28,40 +30,93 @@ STORES = {
 ENTRY_POINTS = "jobledger.stores"
 """The entry-point group where store packages register more schemes."""
 
-_NOT_IN_USERINFO = frozenset("/?#@")
+MALFORMED = (
+    "malformed store URL: where its user information ends cannot be told; percent-encode "
+    "special characters in a password ('/' as %2F, '?' as %3F, '#' as %23, '@' as %40)"
+)
+"""Said of a URL whose password could be misread: the URL itself is never shown."""
+SECRET_PARAMETERS = frozenset(
+    {"password", "sslpassword", "oauth_client_secret", "scram_client_key", "scram_server_key"}
+)
+"""Query parameters (libpq's) whose values `redact()` hides."""
+
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*(?=:)")
+_HOST = r"(?:\[[^\]]*\]?|[^:/?#@\[\],]*)(?::[0-9]*)?"
+_HOSTS = re.compile(rf"{_HOST}(?:,{_HOST})*")
+"""host[:port], comma-separated as libpq allows; an IPv6 host in brackets."""
+
+
+def split_userinfo(url: str) -> tuple[str, str | None, str]:
+    """`url` as (`scheme://`, its user information or None, the rest: hosts, path, query).
+    A URL without `//` is all rest.
+
+    The user information is what the authority (from `//` to the first `/`, `?` or `#`) holds
+    before its `@`. A password holding an unencoded `/`, `?`, `#` or `@` would put an `@`
+    in the user information, the path, the fragment or a query key, or would turn the
+    password's head into a port that is not a number: then `ConfigurationError` (`MALFORMED`,
+    the URL not echoed). An `@` in a query value (`application_name=a@b`) is allowed.
+    """
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        return "", None, url
+    end = next((i for i, char in enumerate(rest) if char in "/?#"), len(rest))
+    info, at, hosts = rest[:end].rpartition("@")
+    tail = rest[end:]
+    path, _, fragment = tail.partition("#")
+    path, _, query = path.partition("?")
+    keys = [item.partition("=")[0] for item in query.split("&")]
+    if (
+        "@" in info
+        or "@" in path
+        or "@" in fragment
+        or any("@" in key for key in keys)
+        or not _HOSTS.fullmatch(hosts)
+    ):
+        raise ConfigurationError(MALFORMED)
+    return f"{scheme}://", info if at else None, hosts + tail
 
 
 def userinfo(url: str) -> str | None:
-    """The user information of `url` (between `://` and the last `@`), or None.
-
-    Raises `ConfigurationError`, without echoing the URL, when it holds `/`, `?` or `#`:
-    then where the password ends cannot be told.
-    """
-    _, separator, rest = url.partition("://")
-    info, at, _ = rest.rpartition("@")
-    if not (separator and at):
-        return None
-    if _NOT_IN_USERINFO & set(info):
-        raise ConfigurationError(
-            "malformed store URL: its user information holds '/', '?', '#' or '@'; "
-            "percent-encode special characters in a password (e.g. '/' as %2F, '@' as %40)"
-        )
-    return info
+    """The user information of `url`, or None; raises as `split_userinfo()` does."""
+    return split_userinfo(url)[1]
 
 
 def redact(url: str) -> str:
-    """`url` with the password in its user information hidden: the user information is
-    rewritten as a whole, `user:***@`, or `***@` if it cannot be parsed."""
-    scheme, _, rest = url.partition("://")
+    """`url` with its password hidden, for people: the user information is rewritten as a
+    whole, `user:***@`, or `***@` if where it ends cannot be told; the values of
+    `SECRET_PARAMETERS` in its query become `***`."""
     try:
-        info = userinfo(url)
+        prefix, info, rest = split_userinfo(url)
     except ConfigurationError:
-        shown = "***"
-    else:
-        if info is None or ":" not in info:
-            return url
-        shown = info.partition(":")[0] + ":***"
-    return f"{scheme}://{shown}@{rest.rpartition('@')[2]}"
+        return _hide_secret_parameters(_hide_all_userinfo(url))
+    if not prefix:
+        return _hide_all_userinfo(url) if "@" in url else url
+    if info is not None and ":" in info:
+        rest = f"{info.partition(':')[0]}:***@{rest}"
+    elif info is not None:
+        rest = f"{info}@{rest}"
+    return prefix + _hide_secret_parameters(rest)
+
+
+def _hide_all_userinfo(url: str) -> str:
+    """`url` with everything between its scheme and its last `@` (if any) hidden."""
+    scheme = _SCHEME.match(url)
+    head = f"{scheme.group()}:" if scheme else ""
+    if url[len(head) :].startswith("//"):
+        head += "//"
+    return f"{head}***@{url.rpartition('@')[2]}" if "@" in url else f"{head}***"
+
+
+def _hide_secret_parameters(rest: str) -> str:
+    """`rest` (no user information) with the values of its secret query parameters hidden."""
+    base, question, query = rest.partition("?")
+    if not question:
+        return rest
+    items = [
+        f"{key}=***" if unquote_plus(key).strip() in SECRET_PARAMETERS else f"{key}{eq}{value}"
+        for key, eq, value in (item.partition("=") for item in query.split("&"))
+    ]
+    return f"{base}?{'&'.join(items)}"
 
 
 def resolve_store_url(url: str | None) -> str:
@@ -83,10 +138,13 @@ def store_environment(url: str, *, create: bool = True) -> dict[str, str]:
     `create=False` the store must already exist (`CREATE_TABLE=no`)."""
     if not isinstance(url, str):
         raise ConfigurationError(f"a store URL must be a str, not {url!r}")
-    name = store_module(url.partition(":")[0].lower())
+    scheme = _SCHEME.match(url)
+    name = store_module(scheme.group().lower()) if scheme else None
     if name is None:
+        # Only the scheme is shown: the rest may be a password (a libpq keyword string).
+        shown = f"scheme {scheme.group()!r}" if scheme else "(not a URL: no scheme)"
         raise ConfigurationError(
-            f"unsupported store URL {redact(url)!r}: expected memory://, file:///abs/dir, "
+            f"unsupported store URL {shown}: expected memory://, file:///abs/dir, "
             "file:rel/dir, postgresql://user:password@host:port/dbname or a scheme a "
             f"store package registers (entry-point group {ENTRY_POINTS!r})"
         )

@@ -269,18 +269,62 @@ MALFORMED = [
     "postgresql://jl:se/cr_zz9@127.0.0.1:1/jl",
     "postgresql://jl:p@ss_zz9@127.0.0.1:1/jl",
     "postgresql://jl:se?cr_zz9@127.0.0.1:1/jl",
+    "postgresql://jl:12?a=cr_zz9@127.0.0.1:1/jl",
+    "postgresql://jl:sekrit_zz9/jl",
+    "postgresql:jl:sekrit_zz9@127.0.0.1:1/jl",
 ]
+
+
+def password_of(url: str) -> str:
+    """The password a user meant in `url`: after the user's `:`, up to the last `@` (the
+    last `/` when there is none)."""
+    rest = url.partition(":")[2].lstrip("/")
+    return rest.partition(":")[2].rpartition("@" if "@" in rest else "/")[0]
+
+
+def assert_no_piece(password: str, shown: str) -> None:
+    assert "zz9" in password
+    for piece in (password, password[:4], password[3:], "zz9"):
+        assert piece not in shown, (piece, shown)
 
 
 @pytest.mark.parametrize("debug", [(), ("--debug",)])
 @pytest.mark.parametrize("url", MALFORMED)
 def test_a_malformed_url_shows_no_piece_of_its_password(url: str, debug: tuple[str, ...]) -> None:
     result = run(*debug, "list", store=url)
-    assert result.returncode != 0
+    assert result.returncode == 4
+    assert "malformed" in result.stderr
     assert "percent-encode" in result.stderr
-    password = url.split("//")[1].rpartition("@")[0].partition(":")[2]
-    for piece in (password, password[:4], password[3:], "zz9"):
-        assert piece not in result.stderr + result.stdout
+    assert_no_piece(password_of(url), result.stderr + result.stdout)
+
+
+@pytest.mark.parametrize("debug", [(), ("--debug",)])
+@pytest.mark.parametrize("store", ["host=h password=sekrit_zz9", "mysql://jl:sekrit_zz9@h/jl"])
+def test_an_unsupported_store_shows_no_more_than_its_scheme(
+    store: str, debug: tuple[str, ...]
+) -> None:
+    result = run(*debug, "create", "a", store=store)
+    assert result.returncode == 4
+    assert "unsupported store URL" in result.stderr
+    assert_no_piece("sekrit_zz9", result.stderr + result.stdout)
+
+
+def test_a_nul_in_a_file_url_is_a_one_line_error(tmp_path: Path) -> None:
+    result = run("create", "a", store=f"file://{tmp_path}/a%00b")
+    assert result.returncode == 4
+    assert result.stderr.startswith("jobledger: file store URL")
+    assert "a\\x00b" in result.stderr
+    assert "unexpected" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_init_hides_a_password_given_in_the_query(postgres_database: str) -> None:
+    joiner = "&" if "?" in postgres_database else "?"
+    url = f"{postgres_database}{joiner}password=sekrit_zz9&application_name=a@b"
+    shown = ok("init", store=url)
+    assert "password=***" in shown
+    assert "application_name=a@b" in shown
+    assert_no_piece("sekrit_zz9", shown)
 
 
 @pytest.mark.parametrize(
@@ -303,6 +347,18 @@ def test_create_and_init_make_the_store(tmp_path: Path) -> None:
     assert json.loads(ok("list", "--json", store=f"file://{tmp_path / 'a'}"))["items"] == []
     create(f"file://{tmp_path / 'b'}", "x")
     assert (tmp_path / "b" / "events" / "FORMAT").exists()
+
+
+def test_create_does_not_take_over_a_directory_that_is_not_a_store(tmp_path: Path) -> None:
+    (tmp_path / "junk").write_text("mine")
+    for args in (("create", "a"), ("init",)):
+        result = run(*args, store=f"file://{tmp_path}")
+        assert result.returncode == 4
+        assert f"{tmp_path} is not a jobledger store" in result.stderr
+        assert "'junk'" in result.stderr
+        assert [path.name for path in tmp_path.iterdir()] == ["junk"]
+    (tmp_path / "junk").unlink()
+    create(f"file://{tmp_path}", "a")  # an empty directory may become a store
 
 
 # Issue 12: hostile names, bad input, narrow terminals.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shutil
 import threading
 import uuid
@@ -19,7 +20,9 @@ from eventsourcing.persistence import (
     StoredEvent,
     Tracking,
 )
+from eventsourcing.utils import Environment
 
+from jobledger import ConfigurationError, Tracker
 from jobledger.adapters.file import FileFactory, FileProcessRecorder
 from jobledger.adapters.file import io as file_io
 from jobledger.adapters.file import prune as file_prune
@@ -133,6 +136,53 @@ def test_a_directory_that_is_not_a_store_is_refused(store: Path) -> None:
     (store / "events" / "notes.txt").write_text("mine")
     with pytest.raises(DataError, match="not a jobledger file store"):
         open_recorder(store)
+
+
+@pytest.mark.parametrize("foreign", ["junk", ".hidden", "events.bak", "lock"])
+def test_a_store_is_not_created_in_a_directory_holding_other_things(
+    store: Path, foreign: str
+) -> None:
+    store.mkdir(parents=True)
+    (store / foreign).write_text("mine")
+    (store / "views").mkdir()  # jobledger's own entries do not make it foreign
+    with pytest.raises(InfrastructureFactoryError, match=f"{store} .*'{re.escape(foreign)}'"):
+        open_recorder(store)
+    with pytest.raises(ConfigurationError, match=f"not a jobledger store.*'{re.escape(foreign)}'"):
+        Tracker.open(f"file://{store}")
+    assert sorted(path.name for path in store.iterdir()) == sorted([foreign, "views"])
+
+
+def test_another_application_is_not_created_in_a_foreign_directory(store: Path) -> None:
+    store.mkdir(parents=True)
+    (store / "junk").mkdir()
+    factory = FileFactory(Environment("Projection", {"JOBLEDGER_FILE_DIR": str(store)}))
+    with pytest.raises(InfrastructureFactoryError, match="'junk'"):
+        factory.application_recorder()
+    assert sorted(path.name for path in store.iterdir()) == ["junk"]
+
+
+def test_a_store_is_created_in_an_empty_directory_and_then_tolerates_other_things(
+    store: Path,
+) -> None:
+    store.mkdir(parents=True)
+    open_recorder(store).insert_events([event(uuid.uuid4())])
+    (store / "README").write_text("the jobs of the nightly build")
+    open_recorder(store)
+    snapshots = FileFactory({"JOBLEDGER_FILE_DIR": str(store)}).aggregate_recorder("snapshots")
+    snapshots.insert_events([event(uuid.uuid4())])
+    application = FileFactory(Environment("Projection", {"JOBLEDGER_FILE_DIR": str(store)}))
+    application.application_recorder().insert_events([event(uuid.uuid4())])
+    names = sorted(path.name for path in store.iterdir())
+    assert names == ["README", "apps", "events", "snapshots"]
+
+
+def test_a_directory_holding_only_another_applications_store_is_a_store(store: Path) -> None:
+    store.mkdir(parents=True)
+    application = FileFactory(Environment("Projection", {"JOBLEDGER_FILE_DIR": str(store)}))
+    application.application_recorder().insert_events([event(uuid.uuid4())])
+    (store / "README").write_text("mine")
+    open_recorder(store).insert_events([event(uuid.uuid4())])
+    assert (store / "events" / "FORMAT").exists()
 
 
 def test_a_store_directory_removed_after_opening_gives_an_error(store: Path) -> None:

@@ -195,7 +195,8 @@ class FileFactory(InfrastructureFactory[FileTrackingRecorder]):
         self._lifetime.check()
         if path not in self._stores:
             create = strtobool(self.env.get(self.CREATE_TABLE) or "yes")
-            store = FileStore(path, self._lifetime, create=create)
+            home = os.path.abspath(directory)
+            store = FileStore(path, self._lifetime, create=create, home=home)
             if create or store.unfinished():
                 recover(store)
             self._stores[path] = store

@@ -6,18 +6,29 @@ import contextlib
 import os
 import secrets
 
-from eventsourcing.persistence import DataError
+from eventsourcing.persistence import DataError, InfrastructureFactoryError
 
 from ..shared import NoSuchStore
 from .format import FORMAT_TEXT, check_format
 from .io import fsync_dir, leftover_temp, make_dir, write_durable
 
 SUBDIRECTORIES = ("feed", "streams", "tracking", "tmp", "trash")
+HOME_ENTRIES = frozenset({"events", "snapshots", "views", "apps", "lost+found"})
+"""What a store directory (`JOBLEDGER_FILE_DIR`) may hold before a store is created there:
+the stores of the Tracker (events/, snapshots/) and of other applications (apps/), the status
+views (views/), and a file system's lost+found when the directory is a mount point."""
+_STORES = ("events", "snapshots")
 
 
-def open_layout(root: str, *, create: bool = True) -> None:
+class ForeignDirectory(InfrastructureFactoryError):
+    """A store was to be created in a directory that holds other things and no store."""
+
+
+def open_layout(root: str, *, create: bool = True, home: str | None = None) -> None:
     """Create the store at `root` on first use, else check its format; clean dead temp files.
-    With `create=False` write nothing: a missing store raises `NoSuchStore`.
+    With `create=False` write nothing: a missing store raises `NoSuchStore`. `home`, if
+    given, is the store directory `root` lives in: a store is created there only if it is
+    new, empty, or already holds a store (else `ForeignDirectory`, nothing written).
 
     Raises `DataError` for a store of a newer format, a damaged layout, or a non-empty
     directory that is not a store.
@@ -31,6 +42,8 @@ def open_layout(root: str, *, create: bool = True) -> None:
             )
         _check(root, format_path)
         return
+    if home is not None and not os.path.lexists(format_path):
+        check_home(home)
     if not os.path.isdir(root):
         os.makedirs(root, exist_ok=True)
         fsync_dir(os.path.dirname(root))
@@ -42,6 +55,34 @@ def open_layout(root: str, *, create: bool = True) -> None:
         if leftover_temp(name):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(os.path.join(tmp, name))
+
+
+def check_home(home: str) -> None:
+    """Refuse to create a store in `home` if it holds anything but `HOME_ENTRIES` and no
+    store yet: a mistyped path (`/etc`, a project folder) must not gain a store's folders."""
+    if not os.path.isdir(home) or _holds_store(home):
+        return
+    foreign = sorted(set(os.listdir(home)) - HOME_ENTRIES)
+    if foreign:
+        raise ForeignDirectory(
+            f"{home} is not a jobledger store and is not empty (it holds {foreign[0]!r}"
+            f"{f' and {len(foreign) - 1} more' if len(foreign) > 1 else ''}): "
+            "create a store in a new or empty directory"
+        )
+
+
+def _holds_store(home: str) -> bool:
+    """Whether `home` holds a file store: the Tracker's or another application's."""
+    apps = os.path.join(home, "apps")
+    homes = [home, *(os.path.join(apps, name) for name in _list(apps))]
+    return any(os.path.lexists(os.path.join(h, p, "FORMAT")) for h in homes for p in _STORES)
+
+
+def _list(directory: str) -> list[str]:
+    try:
+        return os.listdir(directory)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
 
 
 def _check(root: str, format_path: str) -> None:

@@ -65,11 +65,19 @@ class FileStore:
 
     A commit writes and fsyncs its batch first, then holds the store's fcntl lock only to
     check versions, claim the next feed position and link names into place; reads take no lock.
-    With `create=False` a missing store is refused and opening writes nothing. Its recorders
-    check `lifetime` before each use.
+    With `create=False` a missing store is refused and opening writes nothing; `home`, the
+    store directory `root` lives in, is not made a store if it holds other things and no
+    store. Its recorders check `lifetime` before each use.
     """
 
-    def __init__(self, root: str, lifetime: Lifetime | None = None, *, create: bool = True) -> None:
+    def __init__(
+        self,
+        root: str,
+        lifetime: Lifetime | None = None,
+        *,
+        create: bool = True,
+        home: str | None = None,
+    ) -> None:
         self.root = os.path.abspath(root)
         self.lifetime = lifetime or Lifetime(f"the file store {self.root}")
         self.streams, self.tracking, self.tmp = (
@@ -78,7 +86,7 @@ class FileStore:
         self.pending = os.path.join(self.root, "pending")
         self.feed = Feed(self.root)
         with translated(self.root):
-            open_layout(self.root, create=create)
+            open_layout(self.root, create=create, home=home)
 
     @property
     def lock(self) -> StoreLock:

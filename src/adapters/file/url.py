@@ -22,6 +22,12 @@ def environment_for(url: str) -> dict[str, str]:
                 "file:///abs/dir or file:rel/dir"
             )
         rest = "/" + path
-    if not rest or "\0" in rest:
+    path = unquote(rest)  # decoded first: %00 is a NUL too
+    if not path:
         raise ConfigurationError(f"file store URL {redact(url)!r} names no usable directory")
-    return {DIRECTORY: os.path.abspath(unquote(rest))}
+    if "\0" in path:
+        raise ConfigurationError(
+            f"file store URL {redact(url)!r} names no usable directory: its path {path!r} "
+            "holds a NUL character"
+        )
+    return {DIRECTORY: os.path.abspath(path)}

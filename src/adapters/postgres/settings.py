@@ -1,19 +1,22 @@
 """The PostgreSQL store's URL: what libpq gets and the store's own settings. The password is
-taken out of the URL before anything parses the rest, so no parser's message can quote it."""
+taken out of the URL before anything parses the rest, and no parser's message is quoted, so no
+message can show it."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 import psycopg
 from eventsourcing.persistence import InfrastructureFactoryError
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.pq import Conninfo
 
-from ...application.stores import userinfo
+from ...application.stores import split_userinfo
 from ...domain.errors import ConfigurationError
 
 T = TypeVar("T")
@@ -21,6 +24,8 @@ T = TypeVar("T")
 URL_KEY = "JOBLEDGER_POSTGRES_URL"
 _URL_SETTINGS = {"pool_size": 5, "pool_timeout": 30.0}
 _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_MALFORMED = "malformed PostgreSQL store URL"
+_ENCODE = "percent-encode special characters in a password ('/' as %2F, '@' as %40, ...)"
 
 
 class PostgresConfigurationError(InfrastructureFactoryError, ValueError):
@@ -48,18 +53,23 @@ class PostgresSettings:
     @classmethod
     def from_url(cls, url: str) -> PostgresSettings:
         """Parse `postgresql://...?pool_size=N&pool_timeout=S&<libpq parameters>`."""
-        url, password = _without_password(url)
-        try:
-            parts = urlsplit(url)
-        except ValueError as error:  # Its message does not repeat the URL.
-            raise PostgresConfigurationError(f"malformed PostgreSQL store URL: {error}") from None
-        if parts.scheme not in ("postgresql", "postgres"):
-            msg = "a PostgreSQL store URL must start with postgresql:// or postgres://"
+        scheme, separator, _ = url.partition("://")
+        if scheme.lower() not in ("postgresql", "postgres") or not separator:
+            # libpq would read it as a keyword string and quote it, password and all.
+            msg = f"{_MALFORMED}: it must start with postgresql:// or postgres://; {_ENCODE}"
             raise PostgresConfigurationError(msg)
-        query = parse_qsl(parts.query, keep_blank_values=True)
+        url, password = _without_password(url)
+        # libpq's query starts at the first `?` (a `#` before it belongs to the path).
+        base, _, query_text = url.partition("?")
+        try:
+            urlsplit(base)
+        except ValueError as error:  # Its message does not repeat the URL.
+            raise PostgresConfigurationError(f"{_MALFORMED}: {error}") from None
+        query = parse_qsl(query_text, keep_blank_values=True)
+        _check_keys([key for key, _ in query], query_text)
         own = {key: value for key, value in query if key in _URL_SETTINGS}
         rest = urlencode([(k, v) for k, v in query if k not in _URL_SETTINGS])
-        conninfo = urlunsplit(parts._replace(query=rest))
+        conninfo = f"{base}?{rest}" if rest else base
         pool_size = _setting(own, "pool_size", int, "a whole number")
         pool_timeout = _setting(own, "pool_timeout", float, "a number of seconds")
         if pool_size < 1 or not pool_timeout > 0:
@@ -67,9 +77,8 @@ class PostgresSettings:
             raise PostgresConfigurationError(msg)
         try:
             params = conninfo_to_dict(conninfo)
-        except psycopg.Error as error:
-            reason = str(error).strip()
-            raise PostgresConfigurationError(f"malformed PostgreSQL store URL: {reason}") from None
+        except psycopg.Error:  # libpq's message quotes the text it could not parse
+            raise PostgresConfigurationError(f"{_MALFORMED}; {_ENCODE}") from None
         where = "database {!r} on host {!r} port {} as user {!r}".format(
             params.get("dbname", "(default)"),
             params.get("host", "(default)"),
@@ -84,17 +93,32 @@ class PostgresSettings:
 def _without_password(url: str) -> tuple[str, str | None]:
     """`url` without the password of its user information, and that password, decoded."""
     try:
-        info = userinfo(url)
+        prefix, info, rest = split_userinfo(url)
     except ConfigurationError as error:
         raise PostgresConfigurationError(str(error)) from None
     if info is None or ":" not in info:
         return url, None
     user, _, password = info.partition(":")
     if _BAD_PERCENT.search(password):
-        msg = "malformed PostgreSQL store URL: the password holds an invalid percent-encoding"
+        msg = f"{_MALFORMED}: the password holds an invalid percent-encoding"
         raise PostgresConfigurationError(msg)
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://{user}@{rest.rpartition('@')[2]}", unquote(password)
+    return f"{prefix}{user}@{rest}", unquote(password)
+
+
+def _check_keys(keys: list[str], query: str) -> None:
+    """Refuse query keys that are neither libpq's nor the store's, naming the first unless
+    an `@` in the query means it might be part of a misplaced password."""
+    unknown = [key for key in keys if key not in _URL_SETTINGS and key not in _libpq_keywords()]
+    if unknown and "@" in query:
+        raise PostgresConfigurationError(f"{_MALFORMED}; {_ENCODE}")
+    if unknown:
+        raise PostgresConfigurationError(f'{_MALFORMED}: unknown query parameter: "{unknown[0]}"')
+
+
+@functools.cache
+def _libpq_keywords() -> frozenset[str]:
+    """The connection parameters the libpq in use knows."""
+    return frozenset(option.keyword.decode() for option in Conninfo.get_defaults())
 
 
 def _setting(given: Mapping[str, str], key: str, kind: Callable[[str], T], what: str) -> T:
