@@ -24,7 +24,7 @@ logger = logging.getLogger("jobledger")
 FOLDED: tuple[type[JobEvent], ...] = get_args(JobEvent)
 """The event types the view applies: every kind of jobledger event."""
 
-_BATCH = 500
+_BATCH = 2_000
 
 
 @dataclass

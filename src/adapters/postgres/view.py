@@ -87,7 +87,9 @@ class PostgresStatusView(PostgresRecorder, StatusView):
             if not names:
                 return job, []
             params = {"job_id": job_id, "names": names}
-            return job, conn.execute(self._sql["select_view_named_components"], params).fetchall()
+            return job, conn.execute(
+                self._sql["select_view_named_components"], params, binary=True
+            ).fetchall()
 
         job, found = self.datastore.run(read)
         if job is None:
