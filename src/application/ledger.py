@@ -60,6 +60,15 @@ class GuardedView(StatusView):
         with store_errors():
             return self.inner.position()
 
+    @contextmanager
+    def advancing(self) -> Iterator[bool]:
+        with store_errors(), self.inner.advancing() as mine:
+            yield mine
+
+    def await_updater(self) -> None:
+        with store_errors():
+            self.inner.await_updater()
+
     def load(
         self, job_id: UUID, components: Collection[str]
     ) -> tuple[JobRow | None, list[ComponentRow]]:

@@ -210,7 +210,22 @@ SELECT position FROM {position} WHERE view = 'status';
 UPDATE {position} SET position = %(until)s WHERE view = 'status' AND position = %(since)s;
 
 -- name: lock_view_position
-SELECT position FROM {position} WHERE view = 'status' FOR UPDATE;
+-- Waits for the updater advancing the view now (see try_lock_view), and keeps others out.
+SELECT pg_advisory_xact_lock(%(key)s);
+
+-- name: try_lock_view
+-- One updater at a time: whoever gets this lock reads, folds and commits one batch in the
+-- transaction that holds it; the others wait for it (await_view_lock) instead of folding the
+-- same events again. Transaction-scoped, so a killed updater lets go at once.
+SELECT pg_try_advisory_xact_lock(%(key)s);
+
+-- name: await_view_lock
+-- Returns once the updater holding the lock lets go (autocommit: released at once).
+SELECT pg_advisory_xact_lock_shared(%(key)s);
+
+-- name: notify_view
+-- One notification per committed batch, delivered at commit, carrying the new position.
+SELECT pg_notify(%(channel)s, %(until)s::text);
 
 -- name: upsert_view_jobs
 -- Columns as arrays passed as binary parameters: psycopg dumps text arrays element by
