@@ -3,7 +3,7 @@ translated into jobledger's."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import cast
@@ -68,6 +68,10 @@ class GuardedView(StatusView):
     def await_updater(self) -> None:
         with store_errors():
             self.inner.await_updater()
+
+    def watch(self, callback: Callable[[], None]) -> bool:
+        with store_errors():
+            return self.inner.watch(callback)
 
     def load(
         self, job_id: UUID, components: Collection[str]

@@ -10,7 +10,7 @@ so that a job's history is read without scanning the feed; a store whose records
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -110,6 +110,12 @@ class StatusView(ABC):
     def await_updater(self) -> None:
         """Block until the updater advancing the view now lets go (at once if none)."""
         return
+
+    def watch(self, callback: Callable[[], None]) -> bool:
+        """Call `callback` (from another thread) whenever a batch is committed to the view,
+        by any process, until the store is closed; return False if this view cannot tell
+        (callers then poll). By default it cannot."""
+        return False
 
     @abstractmethod
     def position(self) -> int:

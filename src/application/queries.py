@@ -43,6 +43,7 @@ class Queries:
         self._writes = writes
         self._job = job
         self._updater = ViewUpdater(ledger, view, clock)
+        self._watching = False
 
     def catch_up(self) -> None:
         """Catch the view up, at least past everything this process recorded: a store may
@@ -115,6 +116,8 @@ class Queries:
 
     def follow(self, job_id: UUID | str, *, timeout: float | None) -> Iterator[JobSummary]:
         job_id = parse_job_id(job_id, JobNotFound)
+        if not self._watching:  # Woken by view batches other processes commit, if the store tells.
+            self._watching = self._view.watch(self._writes.progressed)
         deadline = None if timeout is None else time.monotonic() + timeout
         delay, last = 0.01, None
         while True:

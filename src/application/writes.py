@@ -9,7 +9,8 @@ from collections.abc import Sequence
 
 class WriteLog:
     """The newest feed position this process appended, and a generation that moves with
-    every append, so waiters wake at once. Safe to share between threads."""
+    every append (and every view batch the store signals), so waiters wake at once. Safe to
+    share between threads."""
 
     def __init__(self) -> None:
         self._changed = threading.Condition()
@@ -30,6 +31,12 @@ class WriteLog:
         """Note events just appended at `positions`, and wake the waiters."""
         with self._changed:
             self._written = max(self._written, *positions)
+            self._generation += 1
+            self._changed.notify_all()
+
+    def progressed(self) -> None:
+        """Wake the waiters: the status view moved (another process may have caught it up)."""
+        with self._changed:
             self._generation += 1
             self._changed.notify_all()
 

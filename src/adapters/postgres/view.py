@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import cast
@@ -25,6 +25,7 @@ from ...domain.component import ComponentStatus
 from ...domain.projection import Tally
 from ...domain.status import Status
 from .datastore import PostgresDatastore, Slot
+from .progress import listener
 from .recorders import PostgresRecorder, check_identifier, quoted
 
 _STATEMENTS = (
@@ -148,6 +149,12 @@ class PostgresStatusView(PostgresRecorder, StatusView):
         with self.datastore.held(self._updater, wait=True) as conn:
             assert conn is not None, "held(wait=True) always lends the connection"
             conn.execute(self._sql["await_view_lock"], self._lock)
+
+    def watch(self, callback: Callable[[], None]) -> bool:
+        """Call `callback` on every NOTIFY of a committed batch (one listening connection
+        and thread per process, started on first use)."""
+        listener(self.datastore, self.channel).add(callback)
+        return True
 
     def commit(
         self, since: int, until: int, jobs: Sequence[JobRow], components: Sequence[ComponentRow]
