@@ -3,9 +3,10 @@ rate on distinct components of one job while one reader process calls summary() 
 and one waiter process wait()s for small jobs that the main process finishes.
 
 Reported per store and number of writers, all measured in the same run:
-- write rate: events/s through Tracker.report over all writers;
+- write rate: events/s through Tracker.report over all writers, with the reader and waiter
+  running, and (in brackets) without them;
 - catch-up rate: events/s a fresh Tracker folds into the view when the same writers have
-  left it a backlog (no reader meanwhile), and its ratio to the write rate;
+  left it a backlog (no reader meanwhile), and its ratio to the write rate without reader;
 - summary() p50/p99/max in the reader process;
 - lag p50/p99: from a completion's report() returning to the end of the reader's first
   summary() begun after it (which is guaranteed to show it);
@@ -165,8 +166,8 @@ def main() -> None:
     parser.add_argument("--probes", type=int, default=20)
     args = parser.parse_args()
     print(
-        "| store | writers | write ev/s | catch-up ev/s (x write) | summary p50 / p99 / max "
-        "| lag p50 / p99 | drain | wait() wake-up p50 / p99 |"
+        "| store | writers | write ev/s (no reader) | catch-up ev/s (x no-reader write) "
+        "| summary p50 / p99 / max | lag p50 / p99 | drain | wait() wake-up p50 / p99 |"
     )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for store in args.stores.split(","):
@@ -182,7 +183,7 @@ def main() -> None:
                 cells = [
                     store,
                     str(writers),
-                    f"{m['write']:,.0f}",
+                    f"{m['write']:,.0f} ({write:,.0f})",
                     f"{rate:,.0f} ({rate / write:.1f}x)",
                     f"{ms['p50']} / {ms['p99']} / {ms['max']} ms",
                     f"{ms['lag50']} / {ms['lag99']} ms",
