@@ -73,21 +73,26 @@ class ViewUpdater:
                     batch = self._ledger.feed(after=since, limit=_BATCH, types=FOLDED, until=end)
                     if not batch:
                         return since
-                    end = max(end, self._advance(since, batch))
+                    recorded = self._advance(since, batch)
+                    if recorded == 0 and batch[-1][0] >= end:
+                        return batch[-1][0]  # Committed, and nothing of its own to fold.
+                    end = max(end, recorded or 0)
                     continue
             self._view.await_updater()
 
-    def _advance(self, since: int, batch: Sequence[tuple[int, JobEvent]]) -> int:
+    def _advance(self, since: int, batch: Sequence[tuple[int, JobEvent]]) -> int | None:
         """Apply and commit one batch read after `since`; return the position of the last
-        finish record it appended (0 if none)."""
+        finish record it appended (0 if none), or None if another updater moved the view
+        first."""
         drafts = self._apply(batch)
         if self._view.position() != since:
-            return 0  # another updater committed while the rows were read: they may be newer
+            return None  # another updater committed while the rows were read: they may be newer
         recorded = self._record(drafts.values()) if self._record_finishes else 0
         try:
             self._view.commit(since, batch[-1][0], *self._rows(drafts.values()))
         except StreamConflict:
             logger.debug("view moved past %d while this batch was applied; again", since)
+            return None
         return recorded
 
     def _apply(self, batch: Sequence[tuple[int, JobEvent]]) -> dict[UUID, _Draft]:

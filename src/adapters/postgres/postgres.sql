@@ -205,9 +205,10 @@ CREATE INDEX IF NOT EXISTS {components_stale_idx} ON {components} (updated_at, j
 SELECT position FROM {position} WHERE view = 'status';
 
 -- name: move_view_position
--- Takes the row lock that serialises committers; a committer that waited sees the moved
--- position, updates nothing and gives up (the caller retries from the new position).
-UPDATE {position} SET position = %(until)s WHERE view = 'status' AND position = %(since)s;
+-- A committer whose position has moved updates nothing and gives up (the caller retries
+-- from the new position). The notification is sent only if the transaction commits.
+UPDATE {position} SET position = %(until)s WHERE view = 'status' AND position = %(since)s
+RETURNING pg_notify(%(channel)s, %(until)s::text);
 
 -- name: lock_view_position
 -- Waits for the updater advancing the view now (see try_lock_view), and keeps others out.
@@ -222,10 +223,6 @@ SELECT pg_try_advisory_xact_lock(%(key)s);
 -- name: await_view_lock
 -- Returns once the updater holding the lock lets go (autocommit: released at once).
 SELECT pg_advisory_xact_lock_shared(%(key)s);
-
--- name: notify_view
--- One notification per committed batch, delivered at commit, carrying the new position.
-SELECT pg_notify(%(channel)s, %(until)s::text);
 
 -- name: upsert_view_jobs
 -- Columns as arrays passed as binary parameters: psycopg dumps text arrays element by

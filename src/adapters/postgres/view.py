@@ -34,7 +34,6 @@ _STATEMENTS = (
     "lock_view_position",
     "try_lock_view",
     "await_view_lock",
-    "notify_view",
     "upsert_view_jobs",
     "upsert_view_components",
     "select_view_job",
@@ -167,7 +166,8 @@ class PostgresStatusView(PostgresRecorder, StatusView):
         job_columns = _job_columns(jobs)
         component_columns = _component_columns(components)
         with self._committing() as conn:
-            moved = conn.execute(self._sql["move_view_position"], {"since": since, "until": until})
+            params = {"since": since, "until": until, "channel": self.channel}
+            moved = conn.execute(self._sql["move_view_position"], params)
             if moved.rowcount != 1:
                 row = conn.execute(self._sql["select_view_position"]).fetchone()
                 now = "none" if row is None else row[0]
@@ -176,7 +176,6 @@ class PostgresStatusView(PostgresRecorder, StatusView):
                 conn.execute(self._sql["upsert_view_jobs"], job_columns)
             if components:
                 conn.execute(self._sql["upsert_view_components"], component_columns)
-            conn.execute(self._sql["notify_view"], {"channel": self.channel, "until": until})
 
     def components(self, job_id: UUID, *, after: int, limit: int) -> list[ComponentRow]:
         """Up to `limit` component rows of a job with ordinal above `after`, in order."""
@@ -217,11 +216,11 @@ class PostgresStatusView(PostgresRecorder, StatusView):
     @contextmanager
     def _committing(self) -> Iterator[Connection[TupleRow]]:
         """The connection `advancing` holds the lock on, if this thread is inside it (the
-        commit is then a savepoint of its transaction); else a pooled one, locked first."""
+        commit is then part of its transaction, which a failure rolls back whole); else a
+        pooled one, in a transaction of its own, locked first."""
         held: Connection[TupleRow] | None = getattr(self._session, "conn", None)
         if held is not None:
-            with held.transaction():
-                yield held
+            yield held
             return
         with self.datastore.connection() as conn, conn.transaction():
             conn.execute(self._sql["lock_view_position"], self._lock)
