@@ -3,7 +3,7 @@ translated into jobledger's."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import cast
@@ -65,6 +65,19 @@ class GuardedView(StatusView):
     def position(self) -> int:
         with store_errors():
             return self.inner.position()
+
+    @contextmanager
+    def advancing(self) -> Iterator[bool]:
+        with store_errors(), self.inner.advancing() as mine:
+            yield mine
+
+    def await_updater(self) -> None:
+        with store_errors():
+            self.inner.await_updater()
+
+    def watch(self, callback: Callable[[], None]) -> bool:
+        with store_errors():
+            return self.inner.watch(callback)
 
     def load(
         self, job_id: UUID, components: Collection[str]

@@ -50,10 +50,9 @@ class PydanticMapper(Mapper[UUID]):
                 state = self.cipher.decrypt(state)
             if self.compressor:
                 state = self.compressor.decompress(state)
-            fields = json.loads(state)
-            fields["originator_id"] = stored_event.originator_id
-            fields["originator_version"] = stored_event.originator_version
-            event: DomainEventProtocol[UUID] = cls.model_validate(fields)
+            event: DomainEventProtocol[UUID] = cls.model_validate_json(
+                _with_stream(stored_event, state)
+            )
         except (
             EventSourcingError,
             ValidationError,
@@ -63,3 +62,14 @@ class PydanticMapper(Mapper[UUID]):
         ) as error:
             raise MapperDeserialisationError(f"cannot read {where}: {error}") from error
         return event
+
+
+def _with_stream(stored_event: StoredEvent, state: bytes) -> bytes:
+    """The event's JSON object `state` with its stream id and version put back in, so that
+    pydantic parses and validates it in one pass (half the time of `json.loads` and then
+    validating the dict, and faster than `model_construct`: measured in docs/benchmarks.md)."""
+    stream = stored_event.originator_id
+    text = f'"{stream.hex}"' if isinstance(stream, UUID) else json.dumps(str(stream))
+    head = f'{{"originator_id":{text},"originator_version":{int(stored_event.originator_version)}'
+    rest = state.lstrip()[1:].lstrip()
+    return head.encode() + (rest if rest[:1] == b"}" else b"," + rest)

@@ -10,7 +10,8 @@ so that a job's history is read without scanning the feed; a store whose records
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -94,8 +95,27 @@ class StatusView(ABC):
     """A store's maintained read model of job statuses and the feed position it reflects.
 
     Only the view updater writes it, through `commit`; every row is computed by the domain's
-    fold, so a view stores and indexes rows and decides nothing.
+    fold, so a view stores and indexes rows and decides nothing. A view shared by processes
+    lets one updater at a time advance it (`advancing`, `await_updater`).
     """
+
+    @contextmanager
+    def advancing(self) -> Iterator[bool]:
+        """Try for the right to advance the view: yield True if, until the block ends, no
+        other updater (thread or process) can commit; False if another one holds it now.
+        By default True and nobody is kept out: `commit`'s position check alone keeps each
+        event applied once (a loser's work is thrown away)."""
+        yield True
+
+    def await_updater(self) -> None:
+        """Block until the updater advancing the view now lets go (at once if none)."""
+        return
+
+    def watch(self, callback: Callable[[], None]) -> bool:
+        """Call `callback` (from another thread) whenever a batch is committed to the view,
+        by any process, until the store is closed; return False if this view cannot tell
+        (callers then poll). By default it cannot."""
+        return False
 
     @abstractmethod
     def position(self) -> int:

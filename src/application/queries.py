@@ -43,6 +43,7 @@ class Queries:
         self._writes = writes
         self._job = job
         self._updater = ViewUpdater(ledger, view, clock)
+        self._watching = False
 
     def catch_up(self) -> None:
         """Catch the view up, at least past everything this process recorded: a store may
@@ -124,6 +125,8 @@ class Queries:
         job_id = parse_job_id(job_id, JobNotFound)
         if timeout is not None and not timeout >= 0:  # NaN too
             raise InvalidInput(f"timeout must be a number of seconds >= 0, not {timeout!r}")
+        if not self._watching:  # Woken by view batches other processes commit, if the store tells.
+            self._watching = self._view.watch(self._writes.progressed)
         return self._follow(job_id, timeout)
 
     def _follow(self, job_id: UUID, timeout: float | None) -> Iterator[JobSummary]:

@@ -24,7 +24,7 @@ logger = logging.getLogger("jobledger")
 FOLDED: tuple[type[JobEvent], ...] = get_args(JobEvent)
 """The event types the view applies: every kind of jobledger event."""
 
-_BATCH = 500
+_BATCH = 2_000
 
 
 @dataclass
@@ -42,12 +42,13 @@ class ViewUpdater:
     """Applies the feed to a status view in batches, each with its position, atomically, so
     each event is applied exactly once however many processes catch up at the same time.
 
-    Rows are read after the position; if the position has moved once they are read, another
-    updater committed meanwhile and the batch starts over, so decisions are only ever made on
-    rows consistent with the position. Before committing a batch after which a job has an
-    outcome and no finish record, it appends that record to the job's stream at the version
-    the view knows; the version check makes the record unique, and a crash before the commit
-    only repeats a check."""
+    One updater at a time advances a view that can keep the others out (`advancing`); the
+    others wait for its commits and read. Rows are read after the position; if the position
+    has moved once they are read (a view that keeps nobody out), the batch starts over, so
+    decisions are only ever made on rows consistent with the position. Before committing a
+    batch after which a job has an outcome and no finish record, it appends that record to
+    the job's stream at the version the view knows; the version check makes the record
+    unique, and a crash before the commit only repeats a check."""
 
     def __init__(
         self, ledger: Ledger, view: StatusView, clock: Clock, *, record_finishes: bool = True
@@ -64,19 +65,35 @@ class ViewUpdater:
         with store_errors():
             end = until if until is not None else self._ledger.recorder.max_notification_id() or 0
         while True:
-            since = self._view.position()
-            batch = self._ledger.feed(after=since, limit=_BATCH, types=FOLDED, until=end)
-            if not batch:
-                return since
-            drafts = self._apply(batch)
-            if self._view.position() != since:
-                continue  # another updater committed while the rows were read: they may be newer
-            if self._record_finishes:
-                end = max(end, self._record(drafts.values()))
-            try:
-                self._view.commit(since, batch[-1][0], *self._rows(drafts.values()))
-            except StreamConflict:
-                logger.debug("view moved past %d while this batch was applied; again", since)
+            with self._view.advancing() as mine:
+                since = self._view.position()
+                if since >= end:
+                    return since
+                if mine:
+                    batch = self._ledger.feed(after=since, limit=_BATCH, types=FOLDED, until=end)
+                    if not batch:
+                        return since
+                    recorded = self._advance(since, batch)
+                    if recorded == 0 and batch[-1][0] >= end:
+                        return batch[-1][0]  # Committed, and nothing of its own to fold.
+                    end = max(end, recorded or 0)
+                    continue
+            self._view.await_updater()
+
+    def _advance(self, since: int, batch: Sequence[tuple[int, JobEvent]]) -> int | None:
+        """Apply and commit one batch read after `since`; return the position of the last
+        finish record it appended (0 if none), or None if another updater moved the view
+        first."""
+        drafts = self._apply(batch)
+        if self._view.position() != since:
+            return None  # another updater committed while the rows were read: they may be newer
+        recorded = self._record(drafts.values()) if self._record_finishes else 0
+        try:
+            self._view.commit(since, batch[-1][0], *self._rows(drafts.values()))
+        except StreamConflict:
+            logger.debug("view moved past %d while this batch was applied; again", since)
+            return None
+        return recorded
 
     def _apply(self, batch: Sequence[tuple[int, JobEvent]]) -> dict[UUID, _Draft]:
         drafts = self._load(batch)

@@ -10,8 +10,8 @@ from uuid import UUID
 
 class WriteLog:
     """The newest feed position this process appended (and that event's stream and
-    version), and a generation that moves with every append, so waiters wake at once. Safe
-    to share between threads."""
+    version), and a generation that moves with every append (and every view batch the store
+    signals), so waiters wake at once. Safe to share between threads."""
 
     def __init__(self) -> None:
         self._changed = threading.Condition()
@@ -40,6 +40,12 @@ class WriteLog:
         with self._changed:
             if max(positions) > self._written:
                 self._written, self._newest = max(positions), newest
+            self._generation += 1
+            self._changed.notify_all()
+
+    def progressed(self) -> None:
+        """Wake the waiters: the status view moved (another process may have caught it up)."""
+        with self._changed:
             self._generation += 1
             self._changed.notify_all()
 

@@ -158,6 +158,34 @@ class StoreLock:
             finally:
                 fcntl.lockf(self._fd, fcntl.LOCK_UN)
 
+    @contextmanager
+    def tried(self) -> Iterator[bool]:
+        """Hold the lock for the block if no thread or process holds it now; yield whether
+        it is held."""
+        if not self._thread_lock.acquire(blocking=False):
+            yield False
+            return
+        try:
+            try:
+                fcntl.lockf(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as error:
+                if error.errno not in (errno.EACCES, errno.EAGAIN):
+                    raise
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.lockf(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.release()
+
+    def await_free(self) -> None:
+        """Block until no thread or process holds the lock (and leave it free)."""
+        with self._thread_lock:
+            fcntl.lockf(self._fd, fcntl.LOCK_SH)
+            fcntl.lockf(self._fd, fcntl.LOCK_UN)
+
     def is_for(self, path: str) -> bool:
         """Whether `path` is still the file this lock holds (not removed and recreated)."""
         try:

@@ -32,6 +32,7 @@ from ...domain.component import ComponentStatus
 from ...domain.projection import Tally
 from ...domain.status import Status
 from ..shared import Lifetime
+from .io import StoreLock, store_lock
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT = 60.0
@@ -93,6 +94,18 @@ class FileStatusView(StatusView):
     def position(self) -> int:
         with self._errors():
             return _value(self._db(), "position")
+
+    @contextmanager
+    def advancing(self) -> Iterator[bool]:
+        """Hold `<database>.lock` (fcntl, and a thread lock), if free: one updater per host."""
+        with self._errors():
+            lock = self._updater_lock()
+        with lock.tried() as mine:
+            yield mine
+
+    def await_updater(self) -> None:
+        with self._errors():
+            self._updater_lock().await_free()
 
     def load(
         self, job_id: UUID, components: Collection[str]
@@ -168,6 +181,11 @@ class FileStatusView(StatusView):
                 db.execute(f"DELETE FROM components WHERE job_id {_in(keys)}", keys)
                 removed += db.execute(f"DELETE FROM jobs WHERE job_id {_in(keys)}", keys).rowcount
         return removed
+
+    def _updater_lock(self) -> StoreLock:
+        self._lifetime.check()
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        return store_lock(f"{self.path}.lock")
 
     def _db(self) -> sqlite3.Connection:
         """This thread's connection, opened on first use (and again in a forked child)."""

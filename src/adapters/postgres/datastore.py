@@ -87,6 +87,15 @@ class PreparedStatement:
         object.__setattr__(self, "name", f"jobledger_{digest}".encode())
 
 
+@dataclass
+class Slot:
+    """A connection kept outside the pool for one purpose (writes, advancing a status view),
+    used by one thread at a time."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    conn: psycopg.Connection[TupleRow] | None = None
+
+
 class PostgresDatastore:
     """A connection pool opened on first use, one more connection kept for writes, and the
     error-translation choke point."""
@@ -99,8 +108,8 @@ class PostgresDatastore:
         self._opened = False
         self._closed = False
         self._schema_checked = False
-        self._writer: psycopg.Connection[TupleRow] | None = None
-        self._writer_lock = threading.Lock()
+        self._slots: dict[str, Slot] = {}
+        self._writer = self.slot("write")
         self._connected_in: int | None = None  # The process that opened connections.
         self.pool: psycopg_pool.ConnectionPool[psycopg.Connection[TupleRow]]
         self.pool = psycopg_pool.ConnectionPool(
@@ -257,30 +266,50 @@ class PostgresDatastore:
         """Close the pool, every connection in it and the write connection; every later use
         raises `InterfaceError`. Closing again does nothing."""
         self._closed = True
-        with self._writer_lock:
-            if self._writer is not None:
-                self._writer.close()
-                self._writer = None
+        for slot in self._slots.values():
+            with slot.lock:
+                if slot.conn is not None:
+                    slot.conn.close()
+                    slot.conn = None
         self.pool.close()
+
+    def slot(self, purpose: str) -> Slot:
+        """The connection slot outside the pool for `purpose` (see `held`), one per
+        datastore, closed with it."""
+        with self._open_lock:
+            return self._slots.setdefault(purpose, Slot())
+
+    @contextmanager
+    def held(
+        self, slot: Slot, *, wait: bool = False
+    ) -> Iterator[psycopg.Connection[TupleRow] | None]:
+        """The connection of `slot` for the block (opened, or opened again if the server
+        ended its session), or None if another thread is using it (unless `wait`: then once
+        it is free); psycopg errors leave as `PersistenceError`s."""
+        self._check_process()
+        if not slot.lock.acquire(blocking=wait):
+            yield None
+            return
+        try:
+            if slot.conn is None or _ended_by_server(slot.conn):
+                slot.conn = self._connect()
+            yield slot.conn
+        except psycopg.Error as error:
+            raise self.translate(error) from None
+        finally:
+            slot.lock.release()
 
     @contextmanager
     def _write_connection(self) -> Iterator[psycopg.Connection[TupleRow]]:
         """The write connection if no other thread is using it, else one from the pool: a
         worker writing from one thread never goes through the pool's checkout, and no
         thread waits for another."""
-        self._check_process()
-        if not self._writer_lock.acquire(blocking=False):
-            with self.connection() as conn:
-                yield conn
-            return
-        try:
-            if self._writer is None or _ended_by_server(self._writer):
-                self._writer = self._connect()
-            yield self._writer
-        except psycopg.Error as error:
-            raise self.translate(error) from None
-        finally:
-            self._writer_lock.release()
+        with self.held(self._writer) as writer:
+            if writer is not None:
+                yield writer
+                return
+        with self.connection() as conn:
+            yield conn
 
     def _connect(self) -> psycopg.Connection[TupleRow]:
         """A new connection, configured as the pool's are (autocommit)."""
@@ -308,13 +337,13 @@ class PostgresDatastore:
     def _keep_as_writer(self, conn: psycopg.Connection[TupleRow]) -> None:
         """Make `conn` the write connection if there is none and no thread is writing;
         close it otherwise."""
-        if self._writer_lock.acquire(blocking=False):
+        if self._writer.lock.acquire(blocking=False):
             try:
-                if self._writer is None:
-                    self._writer = conn
+                if self._writer.conn is None:
+                    self._writer.conn = conn
                     return
             finally:
-                self._writer_lock.release()
+                self._writer.lock.release()
         conn.close()
 
     def _check_process(self) -> None:

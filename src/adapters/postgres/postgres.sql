@@ -205,24 +205,38 @@ CREATE INDEX IF NOT EXISTS {components_stale_idx} ON {components} (updated_at, j
 SELECT position FROM {position} WHERE view = 'status';
 
 -- name: move_view_position
--- Takes the row lock that serialises committers; a committer that waited sees the moved
--- position, updates nothing and gives up (the caller retries from the new position).
-UPDATE {position} SET position = %(until)s WHERE view = 'status' AND position = %(since)s;
+-- A committer whose position has moved updates nothing and gives up (the caller retries
+-- from the new position). The notification is sent only if the transaction commits.
+UPDATE {position} SET position = %(until)s WHERE view = 'status' AND position = %(since)s
+RETURNING pg_notify(%(channel)s, %(until)s::text);
 
 -- name: lock_view_position
-SELECT position FROM {position} WHERE view = 'status' FOR UPDATE;
+-- Waits for the updater advancing the view now (see try_lock_view), and keeps others out.
+SELECT pg_advisory_xact_lock(%(key)s);
+
+-- name: try_lock_view
+-- One updater at a time: whoever gets this lock reads, folds and commits one batch in the
+-- transaction that holds it; the others wait for it (await_view_lock) instead of folding the
+-- same events again. Transaction-scoped, so a killed updater lets go at once.
+SELECT pg_try_advisory_xact_lock(%(key)s);
+
+-- name: await_view_lock
+-- Returns once the updater holding the lock lets go (autocommit: released at once).
+SELECT pg_advisory_xact_lock_shared(%(key)s);
 
 -- name: upsert_view_jobs
+-- Columns as arrays passed as binary parameters: psycopg dumps text arrays element by
+-- element with regular expressions, which took a third of a catch-up.
 INSERT INTO {jobs} AS j (job_id, position, overall, tally)
-SELECT * FROM unnest(%(job_ids)s::uuid[], %(positions)s::bigint[], %(overalls)s::text[], %(tallies)s::text[])
+SELECT * FROM unnest(%(job_ids)b::uuid[], %(positions)b::bigint[], %(overalls)b::text[], %(tallies)b::text[])
 ON CONFLICT (job_id) DO UPDATE
 SET position = excluded.position, overall = excluded.overall, tally = excluded.tally;
 
 -- name: upsert_view_components
 INSERT INTO {components} AS c (job_id, name, ordinal, status, updated_at, state)
 SELECT * FROM unnest(
-    %(job_ids)s::uuid[], %(names)s::bytea[], %(ordinals)s::bigint[], %(statuses)s::text[],
-    %(updated)s::timestamptz[], %(states)s::text[]
+    %(job_ids)b::uuid[], %(names)b::bytea[], %(ordinals)b::bigint[], %(statuses)b::text[],
+    %(updated)b::timestamptz[], %(states)b::text[]
 )
 ON CONFLICT (job_id, name) DO UPDATE
 SET ordinal = excluded.ordinal, status = excluded.status, updated_at = excluded.updated_at,
@@ -233,7 +247,7 @@ SELECT position, tally FROM {jobs} WHERE job_id = %(job_id)s;
 
 -- name: select_view_named_components
 SELECT name, ordinal, state FROM {components}
-WHERE job_id = %(job_id)s AND name = ANY(%(names)s::bytea[]);
+WHERE job_id = %(job_id)s AND name = ANY(%(names)b::bytea[]);
 
 -- name: select_view_snapshot
 -- One statement, so one snapshot: the job's row first (no ordinal), then its components.

@@ -194,7 +194,8 @@ class PostgresApplicationRecorder(
             if upto <= after:
                 return []
             params = {"after": after, "upto": upto, "limit": limit, "topics": list(topics) or None}
-            return conn.execute(self._sql_notifications, params).fetchall()
+            # Binary results: no hex decoding of the states.
+            return conn.execute(self._sql_notifications, params, binary=True).fetchall()
 
         return [_notification(row) for row in self.datastore.run(read)]
 

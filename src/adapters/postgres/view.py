@@ -1,13 +1,17 @@
 """The PostgreSQL store's status view: job and component rows in tables next to the events.
 
-Only view updaters write these tables, each batch in one transaction that first moves the
-view's position row from `since` to `until`. That row lock serialises updaters (never
-reporters, which only append events), and a position that moved rolls the batch back.
+One updater at a time advances the view: it holds a transaction-scoped advisory lock while
+it reads, folds and commits a batch, in that transaction, moving the position row from `since`
+to `until` (a position that moved rolls the batch back) and sending one NOTIFY. Other queries
+wait for its commit rather than fold the same events again; reporters never wait for any of it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import hashlib
+import threading
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import cast
 from uuid import UUID
@@ -20,13 +24,16 @@ from ...application.ports import ComponentRow, JobRow, StatusView
 from ...domain.component import ComponentStatus
 from ...domain.projection import Tally
 from ...domain.status import Status
-from .datastore import PostgresDatastore
+from .datastore import PostgresDatastore, Slot
+from .progress import listener
 from .recorders import PostgresRecorder, check_identifier, quoted
 
 _STATEMENTS = (
     "select_view_position",
     "move_view_position",
     "lock_view_position",
+    "try_lock_view",
+    "await_view_lock",
     "upsert_view_jobs",
     "upsert_view_components",
     "select_view_job",
@@ -62,6 +69,11 @@ class PostgresStatusView(PostgresRecorder, StatusView):
         self._sql_create = datastore.sql("create_view_tables", **tables, **indexes)
         self._sql = {name: datastore.sql(name, **tables) for name in _STATEMENTS}
         self._position_table = quoted(tables["position"])
+        self.channel = tables["position"]
+        digest = hashlib.blake2b(self.channel.encode(), digest_size=8).digest()
+        self._lock = {"key": int.from_bytes(digest, "big", signed=True)}
+        self._updater: Slot = datastore.slot(f"advance {self.channel}")
+        self._session = threading.local()  # The connection `advancing` holds, per thread.
 
     def ddl(self) -> list[tuple[str, bytes]]:
         """The view's tables and its position row, with the statement creating them."""
@@ -87,7 +99,9 @@ class PostgresStatusView(PostgresRecorder, StatusView):
             if not names:
                 return job, []
             params = {"job_id": job_id, "names": names}
-            return job, conn.execute(self._sql["select_view_named_components"], params).fetchall()
+            return job, conn.execute(
+                self._sql["select_view_named_components"], params, binary=True
+            ).fetchall()
 
         job, found = self.datastore.run(read)
         if job is None:
@@ -109,17 +123,51 @@ class PostgresStatusView(PostgresRecorder, StatusView):
         job = _job((position, tally))
         return job, [_component(job_id, ordinal, state) for ordinal, _, state in components]
 
+    @contextmanager
+    def advancing(self) -> Iterator[bool]:
+        """Hold the view's advisory lock, if free, in a transaction that `commit` joins, on a
+        connection kept for it outside the pool (which the batch's reads use): one per
+        process, so one thread of a process tries at a time."""
+        with self.datastore.held(self._updater) as conn:
+            if conn is None:
+                yield False
+                return
+            with conn.transaction():
+                row = conn.execute(self._sql["try_lock_view"], self._lock).fetchone()
+                mine = bool(row and row[0])
+                self._session.conn = conn if mine else None
+                try:
+                    yield mine
+                finally:
+                    self._session.conn = None
+
+    def await_updater(self) -> None:
+        """Wait until the updater holding the view's lock has committed or given up: on the
+        connection `advancing` uses, so that waiters never take the pool the updater reads
+        through (one thread of a process waits there, the others for that thread)."""
+        with self.datastore.held(self._updater, wait=True) as conn:
+            assert conn is not None, "held(wait=True) always lends the connection"
+            conn.execute(self._sql["await_view_lock"], self._lock)
+
+    def watch(self, callback: Callable[[], None]) -> bool:
+        """Call `callback` on every NOTIFY of a committed batch (one listening connection
+        and thread per process, started on first use)."""
+        listener(self.datastore, self.channel).add(callback)
+        return True
+
     def commit(
         self, since: int, until: int, jobs: Sequence[JobRow], components: Sequence[ComponentRow]
     ) -> None:
-        """Upsert the rows and move the position from `since` to `until` in one transaction.
+        """Upsert the rows, move the position from `since` to `until` and notify, in the
+        transaction of `advancing` when called inside it, else in one of its own.
 
         Raises `IntegrityError` (and changes nothing) if the position is no longer `since`.
         """
         job_columns = _job_columns(jobs)
         component_columns = _component_columns(components)
-        with self.datastore.connection() as conn, conn.transaction():
-            moved = conn.execute(self._sql["move_view_position"], {"since": since, "until": until})
+        with self._committing() as conn:
+            params = {"since": since, "until": until, "channel": self.channel}
+            moved = conn.execute(self._sql["move_view_position"], params)
             if moved.rowcount != 1:
                 row = conn.execute(self._sql["select_view_position"]).fetchone()
                 now = "none" if row is None else row[0]
@@ -161,9 +209,22 @@ class PostgresStatusView(PostgresRecorder, StatusView):
         params = {"job_ids": list(job_ids)}
         with self.datastore.connection() as conn, conn.transaction():
             # Waiting for committers here means the two never lock rows in opposite orders.
-            conn.execute(self._sql["lock_view_position"])
+            conn.execute(self._sql["lock_view_position"], self._lock)
             conn.execute(self._sql["delete_view_components"], params)
             return conn.execute(self._sql["delete_view_jobs"], params).rowcount
+
+    @contextmanager
+    def _committing(self) -> Iterator[Connection[TupleRow]]:
+        """The connection `advancing` holds the lock on, if this thread is inside it (the
+        commit is then part of its transaction, which a failure rolls back whole); else a
+        pooled one, in a transaction of its own, locked first."""
+        held: Connection[TupleRow] | None = getattr(self._session, "conn", None)
+        if held is not None:
+            yield held
+            return
+        with self.datastore.connection() as conn, conn.transaction():
+            conn.execute(self._sql["lock_view_position"], self._lock)
+            yield conn
 
 
 def _job(row: TupleRow) -> JobRow:

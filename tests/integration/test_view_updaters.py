@@ -1,0 +1,117 @@
+"""One updater at a time, wake-ups across processes, and an updater killed mid-batch."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+
+from jobledger import Status, Tracker
+from jobledger.adapters.file import FileFactory
+from jobledger.adapters.postgres import PostgresFactory
+from jobledger.application.ports import StatusView
+from jobledger.testing.finish_race import finish_records
+
+
+@pytest.fixture(params=["postgres", "file"])
+def views(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[StatusView, ...]]:
+    """Two views of one store, as two processes have them (PostgreSQL: two sessions)."""
+    if request.param == "postgres":
+        url = request.getfixturevalue("postgres_database")
+        factories = [PostgresFactory({PostgresFactory.POSTGRES_URL: url}) for _ in range(2)]
+        yield tuple(f.status_view() for f in factories)
+        for factory in factories:
+            factory.close()
+    else:
+        factory = FileFactory({FileFactory.DIRECTORY: str(tmp_path)})
+        yield factory.status_view(), factory.status_view()
+        factory.close()
+
+
+def test_one_updater_at_a_time_and_the_others_wait_for_it(views: tuple[StatusView, ...]) -> None:
+    first, second = views
+    waited = threading.Event()
+
+    def wait() -> None:
+        second.await_updater()
+        waited.set()
+
+    with first.advancing() as mine:
+        assert mine
+        with second.advancing() as theirs:
+            assert not theirs
+        waiter = threading.Thread(target=wait)
+        waiter.start()
+        assert not waited.wait(0.3)
+    waiter.join(timeout=30)
+    assert waited.is_set()
+    with second.advancing() as theirs:
+        assert theirs
+
+
+def test_a_batch_committed_elsewhere_wakes_the_watchers(postgres_database: str) -> None:
+    factories = [PostgresFactory({PostgresFactory.POSTGRES_URL: postgres_database}) for _ in "ab"]
+    try:
+        watcher, committer = (f.status_view() for f in factories)
+        woken = threading.Event()
+        assert watcher.watch(woken.set)
+        time.sleep(0.5)  # Let the listener connect, so that this is a real notification.
+        woken.clear()
+        committer.commit(0, 1, [], [])
+        assert woken.wait(30)
+    finally:
+        for factory in factories:
+            factory.close()
+
+
+CATCH_UP = """
+import sys
+from jobledger import Tracker
+with Tracker.open(sys.argv[1]) as tracker:
+    print("open", flush=True)
+    tracker.summary(sys.argv[2])
+"""
+
+
+def _finished_unseen(tracker: Tracker, jobs: list[UUID]) -> int:
+    """Jobs with a finish record that the view has not committed: left by a killed updater."""
+    unseen = 0
+    for job in jobs:
+        row, _ = tracker.view.load(job, ())
+        if finish_records(tracker, job) and (row is None or row.tally.recorded is None):
+            unseen += 1
+    return unseen
+
+
+@pytest.mark.slow
+def test_an_updater_killed_mid_batch_leaves_one_finish_record_per_job(
+    postgres_database: str,
+) -> None:
+    url, jobs, killed_mid_batch = postgres_database, [], 0
+    with Tracker.open(url) as tracker:
+        for delay in (0.05, 0.1, 0.2, 0.3, 0.5, 0.8, 1.2, 1.8):
+            batch = [tracker.create_job([f"c{n}" for n in range(4)]) for _ in range(300)]
+            for job in batch:
+                for n in range(4):
+                    tracker.complete(job, f"c{n}")
+            jobs += batch
+            command = [sys.executable, "-c", CATCH_UP, url, str(batch[-1])]
+            with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as updater:
+                assert updater.stdout is not None
+                assert updater.stdout.readline() == "open\n"
+                time.sleep(delay)
+                updater.send_signal(signal.SIGKILL)
+            killed_mid_batch += _finished_unseen(tracker, jobs) > 0
+        assert killed_mid_batch, (
+            "no kill landed between a finish record and the view batch showing it"
+        )
+        for job in jobs:
+            assert tracker.summary(job).overall is Status.COMPLETED
+            assert [r.outcome for r in finish_records(tracker, job)] == [Status.COMPLETED]
