@@ -29,7 +29,7 @@ from . import cli_output as out
 from .cli_input import Seconds, components, duration_option, file_option, json_option
 from .cli_input import register_hooks as load_hooks
 from .cli_serve import serve, serve_demo
-from .demo import run_demo
+from .demo import QUEUES, run_demo
 
 EXIT_ERROR = 4
 EXIT_USAGE = 64
@@ -298,14 +298,19 @@ def hooks(context: click.Context, registrars: tuple[str, ...], once: bool, poll:
               help="Serve the dashboard too, work slower, serve until Ctrl-C.")  # fmt: skip
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
               help="The dashboard's port on 127.0.0.1 (with --serve).")  # fmt: skip
+@click.option("--queue", type=click.Choice(QUEUES),
+              help="Run the tasks on this queue's real workers, with a throwaway Redis "
+              "(needs the queue's extra and redis-server).")  # fmt: skip
 @click.pass_context
-def demo(context: click.Context, workers: int, dashboard: bool, port: int) -> None:
+def demo(
+    context: click.Context, workers: int, dashboard: bool, port: int, queue: str | None
+) -> None:
     """Play the original example: 10 downloads, 100 resizes, then one notification."""
     url, console = context.obj["store"], out.console()
     if dashboard:
-        final = serve_demo(url, workers=workers, port=port, console=console)
+        final = serve_demo(url, workers=workers, port=port, console=console, queue=queue)
     else:
-        final = run_demo(url, workers=workers, console=console)
+        final = run_demo(url, workers=workers, console=console, queue=queue)
     context.exit(WATCH_EXITS[final.overall])
 
 

@@ -75,7 +75,9 @@ DEMO_PACE = 10.0
 """How much slower `demo --serve` works, so that the dashboard can be watched."""
 
 
-def serve_demo(url: str, *, workers: int, port: int, console: Console) -> JobStatus:
+def serve_demo(
+    url: str, *, workers: int, port: int, console: Console, queue: str | None = None
+) -> JobStatus:
     """Run the demo slowed down while serving the dashboard on the loopback address, then
     keep serving until Ctrl-C; return the demo job's end."""
     if url.lower().startswith("memory:"):
@@ -84,7 +86,7 @@ def serve_demo(url: str, *, workers: int, port: int, console: Console) -> JobSta
     app = web_app(url, None, _HOST, read_token=False)
     with _web("server").BackgroundServer(app, _HOST, port) as server:
         console.print(f"dashboard: {server.url}/")
-        final = run_demo(url, workers=workers, console=console, pace=DEMO_PACE)
+        final = run_demo(url, workers=workers, console=console, pace=DEMO_PACE, queue=queue)
         console.print(f"the dashboard stays at {server.url}/ until Ctrl-C")
         try:
             while True:

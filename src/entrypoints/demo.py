@@ -1,19 +1,22 @@
 """The demonstration `make demo` runs: the original package's example job.
 
 Ten "download" and a hundred "resize" components are worked on by a pool of worker
-processes that report through the store (threads, on the in-process memory store); a few
+processes that report through the store (threads, on the in-process memory store), or with
+`queue="celery"` by Celery tasks on a real worker (`integrations.celery_demo`); a few
 attempts fail and are retried. The one "notify" component is dispatched once every other
 component has completed, and an `on_completed` hook announces the finished job, once.
 """
 
 from __future__ import annotations
 
+import importlib
 import random
 import time
-from collections.abc import Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from multiprocessing import get_context
+from typing import Protocol
 from uuid import UUID
 
 from rich.console import Console
@@ -22,6 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from ..application.hooks import FinishedJob
 from ..application.stores import describe_store
 from ..application.tracker import Tracker
+from ..domain.errors import ConfigurationError
 from ..domain.projection import JobStatus
 from ..domain.status import Status
 from . import cli_output as out
@@ -37,28 +41,34 @@ _worker_tracker: Tracker | None = None
 
 
 def run_demo(
-    url: str, *, workers: int = 4, console: Console | None = None, pace: float = 1.0
+    url: str,
+    *,
+    workers: int = 4,
+    console: Console | None = None,
+    pace: float = 1.0,
+    queue: str | None = None,
 ) -> JobStatus:
     """Run the example job on the store at `url` with live progress, each step `pace`
-    times as long as usual; return its end."""
+    times as long as usual, on `workers` processes: a pool of ours, or with `queue`
+    ("celery") the queue's own workers; return the job's end."""
     console = console or out.console()
     announced: list[FinishedJob] = []
     with Tracker.open(url) as tracker:
         tracker.on_completed(announced.append, name="announce")
-        job = tracker.create_job(
-            [name for names in GROUPS.values() for name in names], name="import images"
-        )
-        console.print(f"job {job}: 10 downloads, 100 resizes, then 1 notification")
-        with _pool(url, tracker, workers) as pool, _Display(console) as display:
-            names = GROUPS["download"] + GROUPS["resize"]
-            work = [pool.submit(_work, job, n, pace) for n in names]
-            while not display.show(tracker.status(job)):
-                time.sleep(0.1)
-            work.append(pool.submit(_work, job, "notify", pace))
-            final = tracker.wait(job, timeout=120 * pace)
-            display.show(final)
-            for done in work:
-                done.result()
+        with _workers(url, tracker, workers, queue) as pool:
+            job = tracker.create_job(
+                [name for names in GROUPS.values() for name in names], name="import images"
+            )
+            where = f" on {queue} workers" if queue else ""
+            console.print(f"job {job}: 10 downloads, 100 resizes, then 1 notification{where}")
+            with _Display(console) as display:
+                pool.dispatch(job, GROUPS["download"] + GROUPS["resize"], pace)
+                while not display.show(tracker.status(job)):
+                    pool.check()
+                    time.sleep(0.1)
+                pool.dispatch(job, GROUPS["notify"], pace)
+                final = tracker.wait(job, timeout=120 * pace)
+                display.show(final)
         tracker.run_hooks(once=True)
         for finished in announced:
             ran = f"hook {finished.hook!r} ran for {finished.key}: {finished.outcome}"
@@ -98,15 +108,74 @@ class _Display:
         )
 
 
+class Workers(Protocol):
+    """Where the demo's components are worked on."""
+
+    def dispatch(self, job: UUID, names: Sequence[str], pace: float) -> None:
+        """Start work on the components `names` of `job`."""
+
+    def check(self) -> None:
+        """Raise if the work cannot go on (a worker failed)."""
+
+
+class _Pool:
+    """Our own pool: threads on the memory store, else spawned processes."""
+
+    def __init__(self, executor: Executor) -> None:
+        self._executor = executor
+        self._work: list[Future[None]] = []
+
+    def dispatch(self, job: UUID, names: Sequence[str], pace: float) -> None:
+        self._work += [self._executor.submit(_work, job, n, pace) for n in names]
+
+    def check(self) -> None:
+        for done in self._work:
+            if done.done():
+                done.result()
+
+    def join(self) -> None:
+        """Wait for all the work; raise its first error."""
+        for done in self._work:
+            done.result()
+
+
 @contextmanager
-def _pool(url: str, tracker: Tracker, workers: int) -> Iterator[Executor]:
-    if url.lower().startswith("memory:"):
-        with ThreadPoolExecutor(workers, initializer=_use, initargs=(tracker,)) as threads:
-            yield threads
+def _workers(url: str, tracker: Tracker, workers: int, queue: str | None) -> Iterator[Workers]:
+    if queue is not None:
+        with _queue_workers(url, workers, queue) as queued:
+            yield queued
         return
-    spawn = get_context("spawn")
-    with ProcessPoolExecutor(workers, spawn, initializer=_connect, initargs=(url,)) as processes:
-        yield processes
+    if url.lower().startswith("memory:"):
+        executor: Executor = ThreadPoolExecutor(workers, initializer=_use, initargs=(tracker,))
+    else:
+        spawn = get_context("spawn")
+        executor = ProcessPoolExecutor(workers, spawn, initializer=_connect, initargs=(url,))
+    with executor:
+        pool = _Pool(executor)
+        yield pool
+        pool.join()
+
+
+QUEUES = ("celery",)
+"""The queues `demo --queue` runs on."""
+
+
+@contextmanager
+def _queue_workers(url: str, workers: int, queue: str) -> Iterator[Workers]:
+    """The queue's workers, imported only now: the queue is an optional extra."""
+    if url.lower().startswith("memory:"):
+        raise ConfigurationError(f"demo --queue {queue} needs a file: or postgresql:// store")
+    try:
+        module = importlib.import_module(f"..integrations.{queue}_demo", __package__)
+    except ModuleNotFoundError as error:
+        if (error.name or "").startswith("jobledger"):
+            raise
+        raise ConfigurationError(
+            f"demo --queue {queue} needs the {queue} extra (pip install 'jobledger[{queue}]'): "
+            f"{error}"
+        ) from None
+    with module.demo_workers(url, concurrency=workers, flaky=FLAKY) as queued:
+        yield queued
 
 
 def _use(tracker: Tracker) -> None:

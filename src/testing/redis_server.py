@@ -1,81 +1,8 @@
-"""A throwaway Redis server for tests and examples.
-
-`throwaway_redis()` runs the installed `redis-server` in a temporary directory, listening only
-on a unix socket there, with persistence off (`--save ''`, no append-only file). It yields the
-socket's path and stops the server and removes the directory on exit, also after errors.
-"""
+"""The throwaway Redis server of the queue tests; it lives in `jobledger.integrations` so
+that `jobledger demo --queue` can start one without the testing extra."""
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from ..integrations.redis_server import RedisNotFound, throwaway_redis
 
 __all__ = ["RedisNotFound", "throwaway_redis"]
-
-
-class RedisNotFound(RuntimeError):
-    """No `redis-server` on PATH (Debian's `redis-server` package provides it)."""
-
-
-@contextmanager
-def throwaway_redis(*, timeout: float = 20.0) -> Iterator[Path]:
-    """Start a private Redis server and yield the path of its unix socket.
-
-    Clients connect with `unix://<path>` (redis-py, RQ, Dramatiq) or `redis+socket://<path>`
-    (Celery). Raises `RedisNotFound` without the server binary and `RuntimeError` (with the
-    server's log) when it does not answer within `timeout` seconds.
-    """
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise RedisNotFound("no redis-server on PATH (apt-get install redis-server)")
-    tmp = Path(tempfile.mkdtemp(prefix="jobledger-redis-"))
-    path, log = tmp / "redis.sock", tmp / "server.log"
-    command = [binary, "--port", "0", "--unixsocket", str(path), "--unixsocketperm", "700"]
-    command += ["--save", "", "--appendonly", "no", "--dir", str(tmp), "--logfile", str(log)]
-    try:
-        with subprocess.Popen(command, cwd=tmp, stdin=subprocess.DEVNULL) as server:
-            try:
-                _wait_for_pong(path, server, timeout, log)
-                yield path
-            finally:
-                server.terminate()
-                try:
-                    server.wait(10)
-                except subprocess.TimeoutExpired:
-                    server.kill()
-                    server.wait()
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _wait_for_pong(path: Path, server: subprocess.Popen[bytes], timeout: float, log: Path) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            msg = f"redis-server exited with status {server.returncode}: {_read(log)}"
-            raise RuntimeError(msg)
-        try:
-            with socket.socket(socket.AF_UNIX) as client:
-                client.settimeout(1.0)
-                client.connect(str(path))
-                client.sendall(b"PING\r\n")
-                if client.recv(16).startswith(b"+PONG"):
-                    return
-        except OSError:
-            pass
-        time.sleep(0.02)
-    msg = f"redis-server did not answer on {path} within {timeout} s: {_read(log)}"
-    raise RuntimeError(msg)
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(errors="replace")
-    except OSError:
-        return ""

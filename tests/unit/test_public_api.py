@@ -107,7 +107,7 @@ def test_only_the_web_package_imports_the_web_dependencies_and_the_core_never_th
             assert not any(n.endswith(".web") or ".web." in n for n in names), path.name
 
 
-def test_the_command_line_imports_the_web_app_only_when_serving() -> None:
+def test_the_command_line_imports_the_web_app_and_the_queues_only_when_needed() -> None:
     import subprocess
     import sys
 
@@ -116,16 +116,20 @@ def test_the_command_line_imports_the_web_app_only_when_serving() -> None:
         f"loaded = {sorted(WEB_DEPENDENCIES)!r}\n"
         "assert not [m for m in sys.modules if m.split('.')[0] in loaded], sys.modules\n"
         "assert 'jobledger.entrypoints.web' not in sys.modules\n"
+        f"queues = {sorted(QUEUES)!r}\n"
+        "assert not [m for m in sys.modules if m.split('.')[0] in queues], sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
 
 
+QUEUES = {"celery", "rq", "dramatiq", "redis", "kombu", "billiard"}
+
+
 def test_only_the_integrations_import_the_task_queues() -> None:
-    queues = {"celery", "rq", "dramatiq", "redis", "kombu", "billiard"}
     for path in SRC.rglob("*.py"):
         if path.parent.name != "integrations":
             tops = {name.split(".")[0] for name in imported_modules(path)}
-            assert not tops & queues, path
+            assert not tops & QUEUES, path
 
 
 def test_adapters_never_import_an_entry_point() -> None:

@@ -73,3 +73,11 @@ def sleep(seconds: float) -> None:
 def overrun() -> None:
     """Exceeds its hard time limit."""
     time.sleep(30)
+
+
+@app.task(time_limit=1, acks_late=True, acks_on_timeout=False)
+def overrun_once(marker: str) -> None:
+    """Exceeds its hard time limit on the first delivery only; late acknowledgement without
+    acks_on_timeout requeues the message."""
+    if first_time(marker):
+        time.sleep(30)

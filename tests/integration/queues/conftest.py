@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,9 +65,12 @@ def start_worker(
     scratch: Path,
     ready: Callable[[Path], bool],
     flush: bool = True,
+    modules: Path = HERE,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[Worker]:
-    """Run `command` (a worker of the modules here) until the test module ends, first
-    emptying Redis of other modules' messages unless `flush` is false."""
+    """Run `command` (a worker of the task modules in `modules`, with `env` added to the
+    environment) until the test module ends, first emptying Redis of other modules'
+    messages unless `flush` is false."""
     import redis
 
     if flush:
@@ -76,12 +79,13 @@ def start_worker(
         **os.environ,
         "JOBLEDGER_STORE": store_url,
         "REDIS_SOCKET": redis_socket,
-        "PYTHONPATH": str(HERE),
+        "PYTHONPATH": str(modules),
+        **(env or {}),
     }
     log = scratch / "worker.log"
     with log.open("wb") as output, Tracker.open(store_url) as tracker:
         process = subprocess.Popen(
-            command, env=environment, cwd=HERE, stdout=output, stderr=subprocess.STDOUT
+            command, env=environment, cwd=modules, stdout=output, stderr=subprocess.STDOUT
         )
         try:
             deadline = time.monotonic() + 60

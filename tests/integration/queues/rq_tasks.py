@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from once import first_time
+from rq import Retry
 
 from jobledger.integrations import rq as tracking
 
@@ -43,3 +44,10 @@ def halfway(go: str) -> None:
     tracking.progress(0.5, "half done")
     while not Path(go).exists():
         time.sleep(0.05)
+
+
+def asks_for_retry(marker: str) -> Retry | None:
+    """Returns `Retry(max=1)`, the first time only if `marker` is given."""
+    if not marker or first_time(marker):
+        return Retry(max=1)
+    return None

@@ -127,3 +127,24 @@ def test_a_hard_time_limit_fails_from_the_parent_process(worker: Worker) -> None
     assert status.components["o"].status == Status.FAILED
     assert status.components["o"].message.startswith("TimeLimitExceeded")
     worker.alive()
+
+
+def test_a_hard_time_limit_with_late_acks_requeues_the_task_as_retrying(worker: Worker) -> None:
+    job, _ = tracked_group(
+        [tasks.overrun_once.s(str(worker.scratch / "overrun"))],
+        store=worker.tracker,
+        components=["o"],
+    )
+
+    status = worker.tracker.wait(job, timeout=30)
+
+    assert status.components["o"].status == Status.COMPLETED
+    history = worker.tracker.history(job, "o")
+    assert [e.status for e in history] == [
+        Status.IN_PROGRESS,
+        Status.RETRYING,
+        Status.IN_PROGRESS,
+        Status.COMPLETED,
+    ]
+    assert history[1].message.startswith("TimeLimitExceeded")
+    worker.alive()

@@ -104,6 +104,21 @@ def test_a_message_for_a_component_already_final_runs_and_records_nothing(worker
     assert [e.status for e in worker.tracker.history(job, "a")] == [Status.COMPLETED]
 
 
+def test_a_message_past_its_age_limit_is_skipped_and_failed(worker: Worker) -> None:
+    job, _ = tracked_group(
+        [tasks.succeed.message_with_options(max_age=1), tasks.succeed.message()],
+        store=worker.tracker,
+        components=["old", "fresh"],
+    )
+
+    status = settled(worker.tracker, job)
+
+    old = worker.tracker.history(job, "old")  # AgeLimit skips it before anything started
+    assert [(e.status, e.message) for e in old] == [(Status.FAILED, "skipped")]
+    assert status.components["fresh"].status == Status.COMPLETED
+    assert status.overall == Status.FAILED
+
+
 def test_a_killed_worker_s_message_is_redelivered_and_counted_once(
     worker: Worker, tmp_path: Path
 ) -> None:

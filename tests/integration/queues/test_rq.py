@@ -154,3 +154,33 @@ def test_a_job_for_a_component_already_final_runs_and_records_nothing(
     eventually(lambda: rq_job.get_status(refresh=True) == "finished")
     assert marker.exists()
     assert [e.status for e in worker.tracker.history(job, "a")] == [Status.COMPLETED]
+
+
+def test_a_job_returning_retry_is_retrying_then_failed_once_its_max_is_reached(
+    worker: Worker, queue: Queue
+) -> None:
+    once = Queue.prepare_data(tasks.asks_for_retry, (str(worker.scratch / "asks"),))
+    always = Queue.prepare_data(tasks.asks_for_retry, ("",))
+    job, _ = enqueue_group(queue, [once, always], store=worker.tracker, components=["o", "a"])
+
+    status = settled(worker.tracker, job)
+
+    assert [e.status for e in worker.tracker.history(job, "o")] == [
+        Status.IN_PROGRESS,
+        Status.RETRYING,
+        Status.IN_PROGRESS,
+        Status.COMPLETED,
+    ]
+    always_history = worker.tracker.history(job, "a")
+    assert [e.status for e in always_history] == [
+        Status.IN_PROGRESS,
+        Status.RETRYING,
+        Status.IN_PROGRESS,
+        Status.FAILED,
+    ]
+    assert always_history[1].message == "returned Retry (max 1)"
+    assert (status.components["a"].status, status.components["a"].message) == (
+        Status.FAILED,
+        "returned Retry (max 1)",
+    )
+    worker.alive()

@@ -1,0 +1,130 @@
+"""`jobledger demo --queue celery`: the demo's components run as Celery tasks on a real
+prefork worker, with a throwaway Redis as the broker.
+
+`demo_workers(store_url, ...)` starts Redis and `celery worker` (which imports this module
+as its app), and yields `CeleryWorkers`, which dispatches components through
+`tracked()`: the worker reports their statuses through `install()`'s signal handlers, as a
+user's worker would. Everything is stopped and removed on exit, also after errors.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import IO
+from uuid import UUID
+
+from celery import Celery, Task, group
+
+from ..application.stores import STORE_VARIABLE
+from ..domain.errors import ConfigurationError, JobledgerError
+from .celery import install, progress, tracked
+from .redis_server import RedisNotFound, throwaway_redis
+
+__all__ = ["CeleryWorkers", "WorkerLost", "app", "demo_workers", "step"]
+
+BROKER_VARIABLE = "JOBLEDGER_DEMO_BROKER"
+"""The worker's broker URL, set by `demo_workers` for the worker it starts."""
+
+app = Celery("jobledger_demo", broker=os.environ.get(BROKER_VARIABLE, "memory://"))
+app.conf.update(
+    broker_connection_retry_on_startup=True,
+    worker_prefetch_multiplier=1,
+    worker_hijack_root_logger=False,
+)
+install(app)
+
+
+@app.task(  # type: ignore[untyped-decorator]
+    bind=True, name="jobledger_demo.step", max_retries=1, acks_late=True
+)
+def step(self: Task, name: str, flaky: bool, pace: float) -> None:
+    """Work on the component `name`; a flaky one times out on its first attempt and is
+    retried by Celery."""
+    progress(0.0)
+    time.sleep(0.03 * pace)
+    if flaky and not self.request.retries:
+        progress(0.4)
+        raise self.retry(exc=TimeoutError("timed out; retrying"), countdown=0.2 * pace)
+    progress(0.5)
+    time.sleep(0.03 * pace)
+
+
+class WorkerLost(JobledgerError, RuntimeError):
+    """The demo's Celery worker exited before the job finished."""
+
+
+class CeleryWorkers:
+    """The running worker: dispatches components as tracked tasks."""
+
+    def __init__(self, process: subprocess.Popen[bytes], log: str, flaky: Collection[str]) -> None:
+        self._process, self._log, self._flaky = process, Path(log), flaky
+
+    def dispatch(self, job: UUID, names: Sequence[str], pace: float) -> None:
+        """Send one task per component of `job` in `names`."""
+        tasks = [tracked(step.s(n, n in self._flaky, pace), job, n) for n in names]
+        group(tasks).apply_async()
+
+    def check(self) -> None:
+        """Raise `WorkerLost` (with the end of its log) if the worker has exited."""
+        if self._process.poll() is not None:
+            tail = self._log.read_text(errors="replace")[-2000:]
+            msg = f"the Celery worker exited with status {self._process.returncode}: {tail}"
+            raise WorkerLost(msg)
+
+
+@contextmanager
+def demo_workers(
+    store_url: str, *, concurrency: int, flaky: Collection[str], timeout: float = 60.0
+) -> Iterator[CeleryWorkers]:
+    """Start a throwaway Redis and a prefork `celery worker` of `concurrency` processes
+    reporting to `store_url`; stop both on exit. Raises `ConfigurationError` without
+    `redis-server`."""
+    with ExitStack() as stack:
+        try:
+            socket = stack.enter_context(throwaway_redis())
+        except RedisNotFound:
+            raise ConfigurationError(
+                "demo --queue celery needs redis-server on PATH (apt-get install redis-server)"
+            ) from None
+        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="jobledger-")))
+        broker = f"redis+socket://{socket}"
+        app.conf.broker_url = broker
+        stack.callback(app.pool.force_close_all)  # the connections to this Redis
+        log = stack.enter_context((scratch / "worker.log").open("wb"))
+        process = stack.enter_context(_worker(store_url, broker, concurrency, log))
+        workers = CeleryWorkers(process, log.name, flaky)
+        deadline = time.monotonic() + timeout
+        while not app.control.ping(timeout=0.2):
+            workers.check()
+            if time.monotonic() > deadline:
+                raise WorkerLost(f"the Celery worker did not answer within {timeout} s")
+        yield workers
+
+
+@contextmanager
+def _worker(
+    store_url: str, broker: str, concurrency: int, output: IO[bytes]
+) -> Iterator[subprocess.Popen[bytes]]:
+    command = [sys.executable, "-m", "celery", "-A", __name__, "worker", "--pool=prefork"]
+    command += [f"--concurrency={concurrency}", "--loglevel=WARNING"]
+    command += ["--without-heartbeat", "--without-gossip", "--without-mingle"]
+    environment = {**os.environ, STORE_VARIABLE: store_url, BROKER_VARIABLE: broker}
+    process = subprocess.Popen(
+        command, env=environment, stdin=subprocess.DEVNULL, stdout=output, stderr=output
+    )
+    try:
+        yield process
+    finally:
+        process.terminate()  # a warm shutdown: running tasks finish
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
