@@ -85,8 +85,8 @@ def test_200_streams_of_one_job_share_one_watcher_which_stops_when_they_go(
 
         quiet = tracker.create_job(["x"])
         with httpx.stream("GET", f"{server.url}/api/jobs/{quiet}/events", timeout=5) as stream:
-            next(stream.iter_lines())
-            assert app.state.watchers.watching() == 1
+            first_line = next(stream.iter_lines())
+            assert app.state.watchers.watching() == 1, first_line
         deadline = time.monotonic() + 5
         while app.state.watchers.watching() and time.monotonic() < deadline:
             time.sleep(0.05)
