@@ -156,6 +156,15 @@ def test_request_bodies_are_size_limited(tracker: Tracker, serve: Serve) -> None
     assert tracker.jobs().items == ()
 
 
+def test_head_works_for_health_checks_and_pages_and_only_api_paths_answer_json(
+    api: httpx.Client,
+) -> None:
+    for path in ("/healthz", "/"):
+        assert api.head(path).status_code == 200
+    assert api.get("/apix").headers["content-type"].startswith("text/html")
+    assert api.get("/api/nothing").json()["error"] == "NotFound"
+
+
 def test_the_openapi_schema_is_served_and_pages_send_security_headers(api: httpx.Client) -> None:
     schema = api.get("/api/openapi.json").json()
     assert {"/api/jobs", "/api/jobs/{job_id}/events", "/api/jobs/{job_id}/reports"} <= set(

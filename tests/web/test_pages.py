@@ -39,6 +39,7 @@ def test_the_job_page_shows_failures_first_pages_and_filters(
     assert "c100" in failed
     assert "c001" not in failed.split('id="components"')[1].split('id="hooks"')[0]
     assert 'id="cancel"' in page  # Writes are enabled in `api`.
+    assert f"POST /api/jobs/{job}/cancel" in page  # what to do without JavaScript
 
 
 def test_a_filtered_page_reads_a_bounded_number_of_components(tracker: Tracker) -> None:

@@ -71,9 +71,9 @@ def create_app(
     app.include_router(pages_router(tracker, access, stale_after))
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
 
-    @app.get("/healthz", include_in_schema=False)
+    @app.api_route("/healthz", methods=["GET", "HEAD"], include_in_schema=False)
     def healthz() -> dict[str, str]:
-        """Alive, and the store _answers."""
+        """Alive, and the store answers."""
         tracker.jobs(limit=1)
         return {"status": "ok"}
 
@@ -85,7 +85,8 @@ def create_app(
 async def _answer(request: Request, error: Exception) -> Response:
     """The answer to an error: JSON under /api, an HTML page elsewhere."""
     failure = _http_problem(error)
-    if request.url.path.startswith(f"{request.scope.get('root_path', '')}/api"):
+    api = f"{request.scope.get('root_path', '')}/api"
+    if request.url.path == api or request.url.path.startswith(f"{api}/"):
         return JSONResponse(body(failure), failure.status, failure.headers)
     return render_problem(request, failure)
 

@@ -26,8 +26,13 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length", b"0")
-        if not declared.isdigit() or int(declared) > self.max_bytes:
-            await _refuse(send, self._detail())
+        if not declared.isdigit():
+            shown = declared.decode(errors="replace")
+            detail = f"Content-Length must be a number of bytes, not {shown!r}"
+            await _refuse(send, 400, "InvalidInput", detail)
+            return
+        if int(declared) > self.max_bytes:
+            await _refuse(send, 413, "PayloadTooLarge", self._detail())
             return
         received = 0
 
@@ -67,8 +72,8 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers if scope["type"] == "http" else send)
 
 
-async def _refuse(send: Send, detail: str) -> None:
-    document = json.dumps({"error": "PayloadTooLarge", "detail": detail}).encode()
+async def _refuse(send: Send, status: int, error: str, detail: str) -> None:
+    document = json.dumps({"error": error, "detail": detail}).encode()
     headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
-    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": document})

@@ -60,7 +60,7 @@ def pages_router(tracker: Tracker, access: Access, stale_after: timedelta) -> AP
 
     router = APIRouter(dependencies=[Depends(read)], include_in_schema=False)
 
-    @router.get("/", response_class=HTMLResponse, name="jobs_page")
+    @router.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse, name="jobs_page")
     def jobs(request: Request, status: str | None = None, cursor: str | None = None) -> Response:
         page = tracker.jobs(status=status or None, limit=PAGE, cursor=cursor)
         context = _context(
@@ -73,7 +73,9 @@ def pages_router(tracker: Tracker, access: Access, stale_after: timedelta) -> AP
         )
         return _templates.TemplateResponse(request, "jobs.html", context)
 
-    @router.get("/jobs/{job_id}", response_class=HTMLResponse, name="job_page")
+    @router.api_route(
+        "/jobs/{job_id}", methods=["GET", "HEAD"], response_class=HTMLResponse, name="job_page"
+    )
     def job(
         request: Request,
         job_id: str,
