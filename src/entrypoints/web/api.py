@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from ...application.results import ComponentPage, Page, Receipt, StaleComponent, StatusEvent
+from ...application.results import ComponentPage, Page, Receipt, StaleComponent
 from ...application.tracker import Tracker
 from ...domain.errors import JobNotFound
 from ...domain.projection import JobSummary
@@ -20,7 +20,7 @@ from ...domain.status import Status
 from ...domain.validation import parse_duration, parse_job_id
 from .auth import Access
 from .errors import body, problem
-from .listing import component_page, component_status
+from .listing import HistoryPage, component_page, component_status, history_page
 from .live import Watchers
 
 MAX_PAGE = 1_000
@@ -125,9 +125,12 @@ def api_router(tracker: Tracker, access: Access, watchers: Watchers) -> APIRoute
         return component_page(tracker, job_id, status=wanted, limit=limit, cursor=cursor)
 
     @reads.get("/jobs/{job_id}/history")
-    def history(job_id: str, component: str | None = None) -> list[StatusEvent]:
-        """What was recorded for the job (or one component), in order, hook runs included."""
-        return tracker.history(job_id, component)
+    def history(
+        job_id: str, component: str | None = None, limit: Limit = 100, cursor: str | None = None
+    ) -> HistoryPage:
+        """One page of what was recorded for the job (or one component), in order, hook runs
+        included."""
+        return history_page(tracker, job_id, component, limit=limit, cursor=cursor)
 
     @reads.get("/stale")
     def stale(older_than: str = "10m", limit: Limit = 100) -> list[StaleComponent]:
