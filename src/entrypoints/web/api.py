@@ -11,6 +11,8 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from starlette.concurrency import run_in_threadpool
+from starlette.types import Receive, Scope, Send
 
 from ...application.results import ComponentPage, Page, Receipt, StaleComponent
 from ...application.tracker import Tracker
@@ -89,7 +91,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"description": text}
     for code, text in [(400, "bad input"), (401, "no token"), (403, "wrong token"),
                        (404, "unknown job or component"),
-                       (409, "invalid transition, or the job exists"), (503, "store unreachable")]
+                       (409, "invalid transition, or the job exists"),
+                       (503, "store unreachable, or too many live streams")]
 }  # fmt: skip
 
 
@@ -138,13 +141,11 @@ def api_router(tracker: Tracker, access: Access, watchers: Watchers) -> APIRoute
         return tracker.stale(parse_duration(older_than), limit=limit)
 
     @reads.get("/jobs/{job_id}/events", response_class=StreamingResponse)
-    def events(job_id: str) -> StreamingResponse:
+    async def events(job_id: str) -> StreamingResponse:
         """Server-Sent Events: a `data:` message with the summary now and each time it
         changes, the last one when the job has finished; then the stream ends."""
-        tracker.summary(job_id)  # A 404 (or 503) before the stream starts.
-        stream = _sse(watchers, parse_job_id(job_id, JobNotFound))
-        headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-        return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
+        await run_in_threadpool(tracker.summary, job_id)  # A 404 (or 503) before the stream.
+        return _Live(watchers, parse_job_id(job_id, JobNotFound))
 
     @writes.post("/jobs", status_code=201)
     def create(new: NewJob) -> Created:
@@ -183,9 +184,28 @@ def api_router(tracker: Tracker, access: Access, watchers: Watchers) -> APIRoute
     return router
 
 
-async def _sse(watchers: Watchers, job_id: UUID) -> AsyncIterator[str]:
-    try:
-        async for summary in watchers.follow(job_id):
-            yield ": keepalive\n\n" if summary is None else f"data: {summary.model_dump_json()}\n\n"
-    except Exception as error:  # The stream has started: say so in it, then end.
-        yield f"event: error\ndata: {json.dumps(body(problem(error)))}\n\n"
+class _Live(StreamingResponse):
+    """The stream of a job's summaries, joined at once (so a `Busy` refusal comes before the
+    stream starts) and left however the response ends."""
+
+    def __init__(self, watchers: Watchers, job_id: UUID) -> None:
+        self.watchers, self.stream = watchers, watchers.join(job_id)
+        headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+        super().__init__(self._messages(), media_type="text/event-stream", headers=headers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.watchers.leave(self.stream)
+
+    async def _messages(self) -> AsyncIterator[str]:
+        try:
+            async for summary in self.watchers.follow(self.stream):
+                yield (
+                    ": keepalive\n\n"
+                    if summary is None
+                    else f"data: {summary.model_dump_json()}\n\n"
+                )
+        except Exception as error:  # The stream has started: say so in it, then end.
+            yield f"event: error\ndata: {json.dumps(body(problem(error)))}\n\n"

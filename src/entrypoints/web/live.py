@@ -4,7 +4,8 @@ every stream of that job, running the blocking `Tracker.follow` off the event lo
 A watcher restarts `follow` every `recheck` seconds while the job is unfinished, and stops
 at the first restart or change after its last stream has gone (the client disconnected).
 Each stream keeps only the newest summary it has not sent yet: a slow client skips
-intermediate summaries, never the final one.
+intermediate summaries, never the final one. Streams and threads are capped per app, since
+reads may be open to anyone: beyond the caps a stream is refused (503 `Busy`).
 """
 
 from __future__ import annotations
@@ -17,16 +18,21 @@ from uuid import UUID
 
 from ...application.tracker import Tracker
 from ...domain.projection import JobSummary
+from .errors import HttpProblem
 
 KEEPALIVE = 15.0
 """Seconds between comment lines on a quiet stream, so proxies keep it open."""
+MAX_WATCHERS = 256
+"""Watcher threads (followed jobs) at most per app."""
+MAX_STREAMS = 1_000
+"""Open streams at most per app."""
 
 
 class _Stream:
     """One client's side of a watcher; its fields change only on its event loop."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
+    def __init__(self, loop: asyncio.AbstractEventLoop, watcher: _Watcher) -> None:
+        self.loop, self.watcher = loop, watcher
         self.changed = asyncio.Event()
         self.latest: JobSummary | None = None
         self.ended = False
@@ -76,11 +82,20 @@ class _Watcher(threading.Thread):
 class Watchers:
     """The live summaries of jobs, one watcher per job however many streams follow it."""
 
-    def __init__(self, tracker: Tracker, *, recheck: float = 5.0) -> None:
+    def __init__(
+        self,
+        tracker: Tracker,
+        *,
+        recheck: float = 5.0,
+        max_watchers: int = MAX_WATCHERS,
+        max_streams: int = MAX_STREAMS,
+    ) -> None:
         self.tracker = tracker
         self.recheck = recheck
+        self.max_watchers, self.max_streams = max_watchers, max_streams
         self._lock = threading.Lock()
         self._watchers: dict[UUID, _Watcher] = {}
+        self._streams: set[_Stream] = set()
         self._closed = False
 
     def watching(self) -> int:
@@ -95,40 +110,50 @@ class Watchers:
             for watcher in self._watchers.values():
                 watcher.streams.clear()
 
-    async def follow(self, job_id: UUID) -> AsyncIterator[JobSummary | None]:
-        """The job's summary now and each time it changes, ending with the finished one;
-        None every `KEEPALIVE` seconds without a change."""
-        stream = _Stream(asyncio.get_running_loop())
-        watcher = self._join(job_id, stream)
-        try:
-            while True:
-                try:
-                    await asyncio.wait_for(stream.changed.wait(), KEEPALIVE)
-                except TimeoutError:
-                    yield None
-                    continue
-                stream.changed.clear()
-                if stream.latest is not None:
-                    latest, stream.latest = stream.latest, None
-                    yield latest
-                if stream.ended:
-                    if stream.error is not None:
-                        raise stream.error
-                    return
-        finally:
-            with self._lock:
-                watcher.streams.discard(stream)
-
-    def _join(self, job_id: UUID, stream: _Stream) -> _Watcher:
+    def join(self, job_id: UUID) -> _Stream:
+        """A new stream of the job's summaries, for `follow` on the running event loop; the
+        caller must `leave` it. A 503 `Busy` when `max_streams` are open, or when the job
+        would need a new thread and `max_watchers` are running."""
+        loop = asyncio.get_running_loop()
         with self._lock:
             watcher = self._watchers.get(job_id)
+            if len(self._streams) >= self.max_streams or (
+                watcher is None and len(self._watchers) >= self.max_watchers
+            ):
+                raise HttpProblem(503, "Busy", "too many live streams; retry later")
             if watcher is None:
                 watcher = self._watchers[job_id] = _Watcher(self, job_id)
                 watcher.start()
-            elif watcher.last is not None:
+            stream = _Stream(loop, watcher)
+            if watcher.last is not None:
                 stream.offer(watcher.last)
             watcher.streams.add(stream)
-            return watcher
+            self._streams.add(stream)
+            return stream
+
+    def leave(self, stream: _Stream) -> None:
+        """Close `stream`; its watcher stops at its next restart or change if it was the last."""
+        with self._lock:
+            stream.watcher.streams.discard(stream)
+            self._streams.discard(stream)
+
+    async def follow(self, stream: _Stream) -> AsyncIterator[JobSummary | None]:
+        """The job's summary now and each time it changes, ending with the finished one;
+        None every `KEEPALIVE` seconds without a change."""
+        while True:
+            try:
+                await asyncio.wait_for(stream.changed.wait(), KEEPALIVE)
+            except TimeoutError:
+                yield None
+                continue
+            stream.changed.clear()
+            if stream.latest is not None:
+                latest, stream.latest = stream.latest, None
+                yield latest
+            if stream.ended:
+                if stream.error is not None:
+                    raise stream.error
+                return
 
     def keep(self, watcher: _Watcher) -> bool:
         """Whether `watcher` still has streams; if not, it is forgotten at once (a stream
