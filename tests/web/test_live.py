@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -138,3 +139,20 @@ def test_streams_beyond_the_caps_are_refused_before_they_start(
         tracker.complete(other, "b")  # The refusals took no place: it is served.
         with client.stream("GET", f"/api/jobs/{other}/events", timeout=5) as three:
             assert messages(list(three.iter_lines()))[-1]["overall"] == "completed"
+
+
+def test_no_watcher_thread_outlives_the_app(tracker: Tracker) -> None:
+    job = tracker.create_job(["a"])
+    app = create_app(tracker)
+    watchers = app.state.watchers
+
+    async def live() -> object:
+        async with app.router.lifespan_context(app):
+            stream = watchers.join(job)
+            follow = watchers.follow(stream)
+            assert await anext(follow) is not None  # The thread now sits in Tracker.follow.
+        return await anext(follow, "ended")  # Closing the app ends the open stream.
+
+    assert asyncio.run(live()) == "ended"
+    alive = [t.name for t in threading.enumerate() if t.name.startswith("jobledger-watch-")]
+    assert alive == []

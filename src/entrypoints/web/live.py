@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import suppress
 from uuid import UUID
 
 from ...application.tracker import Tracker
 from ...domain.projection import JobSummary
-from .errors import HttpProblem
+from .errors import HttpProblem, log
 
 KEEPALIVE = 15.0
 """Seconds between comment lines on a quiet stream, so proxies keep it open."""
@@ -86,7 +87,7 @@ class Watchers:
         self,
         tracker: Tracker,
         *,
-        recheck: float = 5.0,
+        recheck: float = 1.0,
         max_watchers: int = MAX_WATCHERS,
         max_streams: int = MAX_STREAMS,
     ) -> None:
@@ -95,34 +96,43 @@ class Watchers:
         self.max_watchers, self.max_streams = max_watchers, max_streams
         self._lock = threading.Lock()
         self._watchers: dict[UUID, _Watcher] = {}
+        self._threads: set[_Watcher] = set()  # Running, even when no longer in _watchers.
         self._streams: set[_Stream] = set()
         self._closed = False
 
     def watching(self) -> int:
         """How many watcher threads are running."""
         with self._lock:
-            return len(self._watchers)
+            return len(self._threads)
 
     def close(self) -> None:
-        """Stop every watcher at its next restart or change."""
+        """Stop every watcher, ending its streams, and wait for the threads (each stops at
+        its next restart or change, within `recheck` seconds) before the tracker closes."""
         with self._lock:
             self._closed = True
-            for watcher in self._watchers.values():
-                watcher.streams.clear()
+            threads = list(self._threads)
+        deadline = time.monotonic() + self.recheck + 1.0
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if any(thread.is_alive() for thread in threads):
+            log.warning("watcher threads still running after %g s", self.recheck + 1.0)
 
     def join(self, job_id: UUID) -> _Stream:
         """A new stream of the job's summaries, for `follow` on the running event loop; the
-        caller must `leave` it. A 503 `Busy` when `max_streams` are open, or when the job
-        would need a new thread and `max_watchers` are running."""
+        caller must `leave` it. A 503 `Busy` once closed, when `max_streams` are open, or when
+        the job would need a new thread and `max_watchers` are running."""
         loop = asyncio.get_running_loop()
         with self._lock:
             watcher = self._watchers.get(job_id)
-            if len(self._streams) >= self.max_streams or (
-                watcher is None and len(self._watchers) >= self.max_watchers
+            if (
+                self._closed
+                or len(self._streams) >= self.max_streams
+                or (watcher is None and len(self._threads) >= self.max_watchers)
             ):
                 raise HttpProblem(503, "Busy", "too many live streams; retry later")
             if watcher is None:
                 watcher = self._watchers[job_id] = _Watcher(self, job_id)
+                self._threads.add(watcher)
                 watcher.start()
             stream = _Stream(loop, watcher)
             if watcher.last is not None:
@@ -176,6 +186,7 @@ class Watchers:
     def finish(self, watcher: _Watcher, error: BaseException | None) -> None:
         """End every stream of `watcher` and forget it."""
         with self._lock:
+            self._threads.discard(watcher)
             if self._watchers.get(watcher.job_id) is watcher:
                 del self._watchers[watcher.job_id]
             streams = list(watcher.streams)
