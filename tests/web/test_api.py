@@ -45,11 +45,33 @@ def test_a_worker_creates_reports_and_reads_in_the_cli_json_shapes(
     done = api.get(f"/api/jobs/{job}/components", params={"status": "completed"}).json()
     assert [c["name"] for c in done["items"]] == ["a"]
     history = api.get(f"/api/jobs/{job}/history", params={"component": "a"}).json()
-    assert [(e["component"], e["status"]) for e in history] == [("a", "completed")]
+    assert [(e["component"], e["status"]) for e in history["items"]] == [("a", "completed")]
+    assert history["next_cursor"] is None
     assert api.get("/api/stale", params={"older_than": "0s"}).json() == []
     cancelled = api.post(f"/api/jobs/{job}/cancel", json={"reason": "enough"}, headers=AUTH)
     assert cancelled.json() == {"job_id": job, "overall": "cancelled"}
     assert api.get("/healthz").json() == {"status": "ok"}
+
+
+def test_history_is_paged_by_an_opaque_cursor(api: httpx.Client, tracker: Tracker) -> None:
+    job = tracker.create_job(["a", "b", "c"])
+    for name in ("a", "b", "c"):
+        tracker.start(job, name)
+    every = [e.model_dump(mode="json") for e in tracker.history(job)]
+    seen: list[object] = []
+    cursor = None
+    while True:
+        params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        page = api.get(f"/api/jobs/{job}/history", params=params).json()
+        assert len(page["items"]) <= 2
+        seen += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == every
+    assert len(api.get(f"/api/jobs/{job}/history").json()["items"]) == 3  # default 100
+    assert api.get(f"/api/jobs/{job}/history", params={"limit": 1001}).status_code == 400
+    assert api.get(f"/api/jobs/{job}/history", params={"cursor": "x"}).status_code == 400
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -111,3 +112,47 @@ def test_a_shell_worker_uses_curl(api: httpx.Client, token: str) -> None:
     assert json.loads(curl(*json_type, "-d", body, f"{base}/api/jobs/{job}/reports"))["recorded"]
     events = curl("-N", f"{base}/api/jobs/{job}/events")
     assert messages(events.splitlines())[-1]["overall"] == "completed"
+
+
+def test_streams_beyond_the_caps_are_refused_before_they_start(
+    tracker: Tracker, serve: Serve
+) -> None:
+    first, other = tracker.create_job(["a"]), tracker.create_job(["b"])
+    with serve(create_app(tracker, max_watchers=1, max_streams=2)) as client:
+
+        def refused(job: object) -> None:
+            answer = client.get(f"/api/jobs/{job}/events", timeout=5)
+            assert answer.status_code == 503
+            assert answer.json()["error"] == "Busy"
+
+        with client.stream("GET", f"/api/jobs/{first}/events", timeout=5) as one:
+            lines_one = one.iter_lines()  # Kept: a dropped iterator closes the stream.
+            assert next(lines_one).startswith("data: ")
+            refused(other)  # A second thread
+            with client.stream("GET", f"/api/jobs/{first}/events", timeout=5) as two:
+                lines_two = two.iter_lines()
+                assert next(lines_two).startswith("data: ")
+                refused(first)  # A third stream
+                tracker.complete(first, "a")
+                assert messages(list(lines_two))[-1]["overall"] == "completed"
+            assert messages(list(lines_one))[-1]["overall"] == "completed"
+        tracker.complete(other, "b")  # The refusals took no place: it is served.
+        with client.stream("GET", f"/api/jobs/{other}/events", timeout=5) as three:
+            assert messages(list(three.iter_lines()))[-1]["overall"] == "completed"
+
+
+def test_no_watcher_thread_outlives_the_app(tracker: Tracker) -> None:
+    job = tracker.create_job(["a"])
+    app = create_app(tracker)
+    watchers = app.state.watchers
+
+    async def live() -> object:
+        async with app.router.lifespan_context(app):
+            stream = watchers.join(job)
+            follow = watchers.follow(stream)
+            assert await anext(follow) is not None  # The thread now sits in Tracker.follow.
+        return await anext(follow, "ended")  # Closing the app ends the open stream.
+
+    assert asyncio.run(live()) == "ended"
+    alive = [t.name for t in threading.enumerate() if t.name.startswith("jobledger-watch-")]
+    assert alive == []

@@ -11,8 +11,10 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from starlette.concurrency import run_in_threadpool
+from starlette.types import Receive, Scope, Send
 
-from ...application.results import ComponentPage, Page, Receipt, StaleComponent, StatusEvent
+from ...application.results import ComponentPage, Page, Receipt, StaleComponent
 from ...application.tracker import Tracker
 from ...domain.errors import JobNotFound
 from ...domain.projection import JobSummary
@@ -20,7 +22,7 @@ from ...domain.status import Status
 from ...domain.validation import parse_duration, parse_job_id
 from .auth import Access
 from .errors import body, problem
-from .listing import component_page, component_status
+from .listing import HistoryPage, component_page, component_status, history_page
 from .live import Watchers
 
 MAX_PAGE = 1_000
@@ -89,7 +91,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"description": text}
     for code, text in [(400, "bad input"), (401, "no token"), (403, "wrong token"),
                        (404, "unknown job or component"),
-                       (409, "invalid transition, or the job exists"), (503, "store unreachable")]
+                       (409, "invalid transition, or the job exists"),
+                       (503, "store unreachable, or too many live streams")]
 }  # fmt: skip
 
 
@@ -125,9 +128,12 @@ def api_router(tracker: Tracker, access: Access, watchers: Watchers) -> APIRoute
         return component_page(tracker, job_id, status=wanted, limit=limit, cursor=cursor)
 
     @reads.get("/jobs/{job_id}/history")
-    def history(job_id: str, component: str | None = None) -> list[StatusEvent]:
-        """What was recorded for the job (or one component), in order, hook runs included."""
-        return tracker.history(job_id, component)
+    def history(
+        job_id: str, component: str | None = None, limit: Limit = 100, cursor: str | None = None
+    ) -> HistoryPage:
+        """One page of what was recorded for the job (or one component), in order, hook runs
+        included."""
+        return history_page(tracker, job_id, component, limit=limit, cursor=cursor)
 
     @reads.get("/stale")
     def stale(older_than: str = "10m", limit: Limit = 100) -> list[StaleComponent]:
@@ -135,13 +141,11 @@ def api_router(tracker: Tracker, access: Access, watchers: Watchers) -> APIRoute
         return tracker.stale(parse_duration(older_than), limit=limit)
 
     @reads.get("/jobs/{job_id}/events", response_class=StreamingResponse)
-    def events(job_id: str) -> StreamingResponse:
+    async def events(job_id: str) -> StreamingResponse:
         """Server-Sent Events: a `data:` message with the summary now and each time it
         changes, the last one when the job has finished; then the stream ends."""
-        tracker.summary(job_id)  # A 404 (or 503) before the stream starts.
-        stream = _sse(watchers, parse_job_id(job_id, JobNotFound))
-        headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-        return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
+        await run_in_threadpool(tracker.summary, job_id)  # A 404 (or 503) before the stream.
+        return _Live(watchers, parse_job_id(job_id, JobNotFound))
 
     @writes.post("/jobs", status_code=201)
     def create(new: NewJob) -> Created:
@@ -180,9 +184,28 @@ def api_router(tracker: Tracker, access: Access, watchers: Watchers) -> APIRoute
     return router
 
 
-async def _sse(watchers: Watchers, job_id: UUID) -> AsyncIterator[str]:
-    try:
-        async for summary in watchers.follow(job_id):
-            yield ": keepalive\n\n" if summary is None else f"data: {summary.model_dump_json()}\n\n"
-    except Exception as error:  # The stream has started: say so in it, then end.
-        yield f"event: error\ndata: {json.dumps(body(problem(error)))}\n\n"
+class _Live(StreamingResponse):
+    """The stream of a job's summaries, joined at once (so a `Busy` refusal comes before the
+    stream starts) and left however the response ends."""
+
+    def __init__(self, watchers: Watchers, job_id: UUID) -> None:
+        self.watchers, self.stream = watchers, watchers.join(job_id)
+        headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+        super().__init__(self._messages(), media_type="text/event-stream", headers=headers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.watchers.leave(self.stream)
+
+    async def _messages(self) -> AsyncIterator[str]:
+        try:
+            async for summary in self.watchers.follow(self.stream):
+                yield (
+                    ": keepalive\n\n"
+                    if summary is None
+                    else f"data: {summary.model_dump_json()}\n\n"
+                )
+        except Exception as error:  # The stream has started: say so in it, then end.
+            yield f"event: error\ndata: {json.dumps(body(problem(error)))}\n\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -19,7 +20,7 @@ from .api import api_router
 from .auth import Access
 from .errors import CatchAll, HttpProblem, body, problem
 from .limits import MAX_BODY_BYTES, BodyLimit, SecurityHeaders
-from .live import Watchers
+from .live import MAX_STREAMS, MAX_WATCHERS, Watchers
 from .pages import pages_router, render_problem
 
 _HERE = Path(__file__).resolve().parent  # Past an editable install's links.
@@ -32,12 +33,15 @@ def create_app(
     read_token_required: bool = False,
     max_body_bytes: int = MAX_BODY_BYTES,
     stale_after: timedelta = timedelta(minutes=10),
+    max_watchers: int = MAX_WATCHERS,
+    max_streams: int = MAX_STREAMS,
 ) -> FastAPI:
     """The jobledger web app on a Tracker, or on the store a URL names (opened here and
     closed with the app; None: `$JOBLEDGER_STORE`, else the default store).
 
     Writes need `Authorization: Bearer <token>` and are refused when `token` is None; reads
-    need it too if `read_token_required`. Mount it under any prefix:
+    need it too if `read_token_required`. Live streams beyond `max_streams`, or needing a
+    watcher thread beyond `max_watchers`, are refused with 503. Mount it under any prefix:
     `parent.mount("/jobs", create_app(...))`.
     """
     access = Access(token, read_token_required=read_token_required)
@@ -46,12 +50,12 @@ def create_app(
         tracker = tracker_or_url
     else:
         tracker = Tracker.open(tracker_or_url, create=False)
-    watchers = Watchers(tracker)
+    watchers = Watchers(tracker, max_watchers=max_watchers, max_streams=max_streams)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
-        watchers.close()
+        await asyncio.to_thread(watchers.close)  # Before the tracker closes.
         if owned:
             tracker.close()
 

@@ -1,4 +1,5 @@
-"""Pages of components filtered by status, read through `Tracker.components`.
+"""Pages of components filtered by status, read through `Tracker.components`, and pages
+of a job's history.
 
 The Tracker pages a job's components in declared order without a status filter, so a
 filtered page is made by reading pages and keeping the matches. To keep every request
@@ -11,7 +12,9 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from ...application.results import ComponentPage
+from pydantic import BaseModel, ConfigDict
+
+from ...application.results import ComponentPage, StatusEvent
 from ...application.tracker import Tracker
 from ...domain.component import ComponentStatus
 from ...domain.errors import InvalidInput
@@ -22,6 +25,29 @@ from ...domain.validation import parse_cursor, parse_status
 SCAN = 5_000
 """Components read at most by one filtered request."""
 _CHUNK = 1_000
+
+
+class HistoryPage(BaseModel):
+    """One page of a job's history in recorded order; pass `next_cursor` back for the next
+    page (None after the last)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    items: tuple[StatusEvent, ...]
+    next_cursor: str | None
+
+
+def history_page(
+    tracker: Tracker, job_id: str, component: str | None, *, limit: int, cursor: str | None
+) -> HistoryPage:
+    """One page of `Tracker.history`, which is read whole and sliced: the cursor is the
+    number of entries before the page (history only grows, so it stays valid)."""
+    start = parse_cursor(cursor, default=0)
+    events = tracker.history(job_id, component)
+    end = start + limit
+    return HistoryPage(
+        items=tuple(events[start:end]), next_cursor=str(end) if end < len(events) else None
+    )
 
 
 def component_status(value: str | None) -> Status | None:
