@@ -91,7 +91,7 @@ _CALLBACKS = {
 
 def tracked(data: EnqueueData, job_id: UUID | str, component: str) -> EnqueueData:
     """`data` (from `Queue.prepare_data`) reporting on `component` of the job `job_id`, for
-    `Queue.enqueue_many`. Raises `InvalidInput` if `data` has callbacks of its own (call
+    `Queue.enqueue_many`. Raises `InvalidJobDefinition` if `data` has callbacks of its own (call
     ours from yours instead)."""
     taken = [name for name in _CALLBACKS if getattr(data, name) is not None]
     if taken:
