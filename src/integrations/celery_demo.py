@@ -24,8 +24,8 @@ from celery import Celery, Task, group
 
 from ..application.stores import STORE_VARIABLE
 from ..domain.errors import ConfigurationError, JobledgerError
+from ._redis_server import RedisNotFound, throwaway_redis
 from .celery import install, progress, tracked
-from .redis_server import RedisNotFound, throwaway_redis
 
 __all__ = ["CeleryWorkers", "WorkerLost", "app", "demo_workers", "step"]
 
