@@ -24,6 +24,7 @@ from celery import Celery, Task, group
 
 from ..application.stores import STORE_VARIABLE
 from ..domain.errors import ConfigurationError, JobledgerError
+from ._processes import stop_process
 from ._redis_server import RedisNotFound, throwaway_redis
 from .celery import install, progress, tracked
 
@@ -122,9 +123,4 @@ def _worker(
     try:
         yield process
     finally:
-        process.terminate()  # a warm shutdown: running tasks finish
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, 30)  # SIGTERM is a warm shutdown: running tasks finish
