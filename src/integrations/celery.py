@@ -20,7 +20,7 @@ from celery.worker import state as worker_state
 
 from ..application.tracker import Tracker
 from ..domain.status import Status
-from .reporting import LINK_KEY, Link, Reporter, describe, enter, new_job, progress
+from .reporting import LINK_KEY, Link, Reporter, describe, enter, link_group, progress
 
 __all__ = ["install", "progress", "tracked", "tracked_group"]
 
@@ -66,16 +66,10 @@ def tracked_group(
     `"<task name>#<i>"`) in `store` (a Tracker, a URL, or None: `$JOBLEDGER_STORE`), then
     apply the group with `options`; return the job's id and the group's result."""
     signatures = list(signatures)
-    job_id, links = new_job(
-        store,
-        [signature.task for signature in signatures],
-        components,
-        name=name,
-        allowed_failures=allowed_failures,
+    names = [signature.task for signature in signatures]
+    job_id, linked = link_group(
+        tracked, signatures, names, store, components, name=name, allowed_failures=allowed_failures
     )
-    linked = [
-        tracked(s, link.job_id, link.component) for s, link in zip(signatures, links, strict=True)
-    ]
     return job_id, group(linked).apply_async(**options)
 
 

@@ -1,10 +1,11 @@
 """`jobledger demo --queue celery`: the demo's components run as Celery tasks on a real
 prefork worker, with a throwaway Redis as the broker.
 
-`demo_workers(store_url, ...)` starts Redis and `celery worker` (which imports this module
-as its app), and yields `CeleryWorkers`, which dispatches components through
-`tracked()`: the worker reports their statuses through `install()`'s signal handlers, as a
-user's worker would. Everything is stopped and removed on exit, also after errors.
+`demo_workers(store_url, ...)` starts Redis and `celery worker`, and yields `CeleryWorkers`,
+which dispatches components through `tracked()`: the worker reports their statuses through
+`install()`'s signal handlers, as a user's worker would. Everything is stopped and removed on
+exit, also after errors. Importing this module does nothing: `create_app()` builds an app,
+and the worker loads `app`, built on first use.
 """
 
 from __future__ import annotations
@@ -24,27 +25,43 @@ from celery import Celery, Task, group
 
 from ..application.stores import STORE_VARIABLE
 from ..domain.errors import ConfigurationError, JobledgerError
+from ._processes import stop_process
+from ._redis_server import RedisNotFound, throwaway_redis
 from .celery import install, progress, tracked
-from .redis_server import RedisNotFound, throwaway_redis
 
-__all__ = ["CeleryWorkers", "WorkerLost", "app", "demo_workers", "step"]
+__all__ = ["CeleryWorkers", "WorkerLost", "create_app", "demo_workers"]
 
 BROKER_VARIABLE = "JOBLEDGER_DEMO_BROKER"
 """The worker's broker URL, set by `demo_workers` for the worker it starts."""
 
-app = Celery("jobledger_demo", broker=os.environ.get(BROKER_VARIABLE, "memory://"))
-app.conf.update(
-    broker_connection_retry_on_startup=True,
-    worker_prefetch_multiplier=1,
-    worker_hijack_root_logger=False,
-)
-install(app)
+STEP = "jobledger_demo.step"
+"""The name of the demo's one task."""
 
 
-@app.task(  # type: ignore[untyped-decorator]
-    bind=True, name="jobledger_demo.step", max_retries=1, acks_late=True
-)
-def step(self: Task, name: str, flaky: bool, pace: float) -> None:
+def create_app(broker: str) -> Celery:
+    """The demo's Celery app on `broker`, with its task `STEP`."""
+    app = Celery("jobledger_demo", broker=broker)
+    app.conf.update(
+        broker_connection_retry_on_startup=True,
+        worker_prefetch_multiplier=1,
+        worker_hijack_root_logger=False,
+    )
+    app.task(bind=True, name=STEP, max_retries=1, acks_late=True, shared=False)(_step)
+    return app
+
+
+def __getattr__(name: str) -> Celery:
+    """`app`: the worker's (`celery -A jobledger.integrations.celery_demo:app`), built on
+    first use on the broker `demo_workers` gave it, its tasks reported through `install()`."""
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    app = create_app(os.environ.get(BROKER_VARIABLE, "memory://"))
+    install(app)
+    globals()["app"] = app  # later look-ups find it without calling this again
+    return app
+
+
+def _step(self: Task, name: str, flaky: bool, pace: float) -> None:
     """Work on the component `name`; a flaky one times out on its first attempt and is
     retried by Celery."""
     progress(0.0)
@@ -63,12 +80,15 @@ class WorkerLost(JobledgerError, RuntimeError):
 class CeleryWorkers:
     """The running worker: dispatches components as tracked tasks."""
 
-    def __init__(self, process: subprocess.Popen[bytes], log: str, flaky: Collection[str]) -> None:
+    def __init__(
+        self, app: Celery, process: subprocess.Popen[bytes], log: str, flaky: Collection[str]
+    ) -> None:
+        self._step = app.tasks[STEP]
         self._process, self._log, self._flaky = process, Path(log), flaky
 
     def dispatch(self, job: UUID, names: Sequence[str], pace: float) -> None:
         """Send one task per component of `job` in `names`."""
-        tasks = [tracked(step.s(n, n in self._flaky, pace), job, n) for n in names]
+        tasks = [tracked(self._step.s(n, n in self._flaky, pace), job, n) for n in names]
         group(tasks).apply_async()
 
     def check(self) -> None:
@@ -95,11 +115,11 @@ def demo_workers(
             ) from None
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="jobledger-")))
         broker = f"redis+socket://{socket}"
-        app.conf.broker_url = broker
+        app = create_app(broker)
         stack.callback(app.pool.force_close_all)  # the connections to this Redis
         log = stack.enter_context((scratch / "worker.log").open("wb"))
         process = stack.enter_context(_worker(store_url, broker, concurrency, log))
-        workers = CeleryWorkers(process, log.name, flaky)
+        workers = CeleryWorkers(app, process, log.name, flaky)
         deadline = time.monotonic() + timeout
         while not app.control.ping(timeout=0.2):
             workers.check()
@@ -112,7 +132,7 @@ def demo_workers(
 def _worker(
     store_url: str, broker: str, concurrency: int, output: IO[bytes]
 ) -> Iterator[subprocess.Popen[bytes]]:
-    command = [sys.executable, "-m", "celery", "-A", __name__, "worker", "--pool=prefork"]
+    command = [sys.executable, "-m", "celery", "-A", f"{__name__}:app", "worker", "--pool=prefork"]
     command += [f"--concurrency={concurrency}", "--loglevel=WARNING"]
     command += ["--without-heartbeat", "--without-gossip", "--without-mingle"]
     environment = {**os.environ, STORE_VARIABLE: store_url, BROKER_VARIABLE: broker}
@@ -122,9 +142,4 @@ def _worker(
     try:
         yield process
     finally:
-        process.terminate()  # a warm shutdown: running tasks finish
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, 30)  # SIGTERM is a warm shutdown: running tasks finish

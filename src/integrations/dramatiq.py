@@ -21,7 +21,7 @@ from dramatiq.middleware import MiddlewareError, Retries
 from ..application.tracker import Tracker
 from ..domain.errors import ConfigurationError
 from ..domain.status import Status
-from .reporting import LINK_KEY, Link, Reporter, describe, enter, new_job, progress
+from .reporting import LINK_KEY, Link, Reporter, describe, enter, link_group, progress
 
 __all__ = ["Jobledger", "MisplacedMiddleware", "install", "progress", "tracked", "tracked_group"]
 
@@ -103,13 +103,9 @@ def tracked_group(
     `"<actor name>#<i>"`) in `store` (a Tracker, a URL, or None: `$JOBLEDGER_STORE`), then
     run the group; return the job's id and the group."""
     messages = list(messages)
-    job_id, links = new_job(
-        store,
-        [message.actor_name for message in messages],
-        components,
-        name=name,
-        allowed_failures=allowed_failures,
+    names = [message.actor_name for message in messages]
+    job_id, children = link_group(
+        tracked, messages, names, store, components, name=name, allowed_failures=allowed_failures
     )
-    children = [tracked(m, job_id, link.component) for m, link in zip(messages, links, strict=True)]
     linked = group(children)  # type: ignore[no-untyped-call]
     return job_id, linked.run()  # type: ignore[no-untyped-call]

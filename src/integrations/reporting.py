@@ -1,22 +1,23 @@
 """What the queue integrations share: the link from a task to its component, job creation
-for a group of tasks, a per-process Tracker, reports that never raise into a task, and
-`progress()`."""
+for a group of tasks and linking them to it, a per-process Tracker, reports that never raise
+into a task, and `progress()`."""
 
 from __future__ import annotations
 
 import logging
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import TypeVar
 from uuid import UUID, uuid4
 
 from ..application.tracker import Tracker
 from ..domain.errors import InvalidInput, InvalidJobDefinition, InvalidTransition
 from ..domain.status import Status
 
-__all__ = ["LINK_KEY", "Link", "Reporter", "describe", "new_job", "progress"]
+__all__ = ["LINK_KEY", "Link", "Reporter", "describe", "link_group", "new_job", "progress"]
 
 #: The name under which a task carries its link (a message header, job meta or option).
 LINK_KEY = "jobledger"
@@ -25,6 +26,8 @@ LINK_KEY = "jobledger"
 MESSAGE_LIMIT = 4_000
 
 logger = logging.getLogger("jobledger.integrations")
+
+Task = TypeVar("Task")
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,27 @@ def new_job(
         with Tracker.open(store) as tracker:
             tracker.create_job(names, name=name, allowed_failures=allowed_failures, job_id=job_id)
     return job_id, [Link(str(job_id), component) for component in names]
+
+
+def link_group(
+    tracked: Callable[[Task, str, str], Task],
+    tasks: Sequence[Task],
+    task_names: Sequence[str],
+    store: Tracker | str | None,
+    components: Sequence[str] | None,
+    *,
+    name: str | None,
+    allowed_failures: int,
+) -> tuple[UUID, list[Task]]:
+    """Create a job with one component per task, as `new_job` does; return its id and the
+    tasks, in order, each linked to its component by `tracked(task, job_id, component)`."""
+    job_id, links = new_job(
+        store, task_names, components, name=name, allowed_failures=allowed_failures
+    )
+    linked = [
+        tracked(task, link.job_id, link.component) for task, link in zip(tasks, links, strict=True)
+    ]
+    return job_id, linked
 
 
 def _default_names(task_names: Sequence[str]) -> list[str]:

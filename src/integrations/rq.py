@@ -25,7 +25,7 @@ from rq.worker.base import BaseWorker
 from ..application.tracker import Tracker
 from ..domain.errors import InvalidJobDefinition
 from ..domain.status import Status
-from .reporting import LINK_KEY, Link, Reporter, describe, enter, new_job, progress
+from .reporting import LINK_KEY, Link, Reporter, describe, enter, link_group, progress
 
 __all__ = [
     "TrackedSimpleWorker",
@@ -91,7 +91,7 @@ _CALLBACKS = {
 
 def tracked(data: EnqueueData, job_id: UUID | str, component: str) -> EnqueueData:
     """`data` (from `Queue.prepare_data`) reporting on `component` of the job `job_id`, for
-    `Queue.enqueue_many`. Raises `InvalidInput` if `data` has callbacks of its own (call
+    `Queue.enqueue_many`. Raises `InvalidJobDefinition` if `data` has callbacks of its own (call
     ours from yours instead)."""
     taken = [name for name in _CALLBACKS if getattr(data, name) is not None]
     if taken:
@@ -120,10 +120,9 @@ def enqueue_group(
     if retry is not None:
         prepared = [data._replace(retry=data.retry or retry) for data in prepared]
     names = [_function_name(data.func) for data in prepared]
-    job_id, links = new_job(store, names, components, name=name, allowed_failures=allowed_failures)
-    linked = [
-        tracked(data, job_id, link.component) for data, link in zip(prepared, links, strict=True)
-    ]
+    job_id, linked = link_group(
+        tracked, prepared, names, store, components, name=name, allowed_failures=allowed_failures
+    )
     return job_id, queue.enqueue_many(linked)
 
 

@@ -6,7 +6,15 @@ from __future__ import annotations
 import pytest
 
 from jobledger import InvalidJobDefinition, InvalidReport, Status, Tracker
-from jobledger.integrations.reporting import Link, Reporter, describe, enter, new_job, progress
+from jobledger.integrations.reporting import (
+    Link,
+    Reporter,
+    describe,
+    enter,
+    link_group,
+    new_job,
+    progress,
+)
 
 
 def test_a_link_survives_its_encoding_and_nothing_else_decodes() -> None:
@@ -23,6 +31,18 @@ def test_new_jobs_name_components_after_their_tasks_unless_told() -> None:
         assert tracker.summary(job).allowed_failures == 1
         with pytest.raises(InvalidJobDefinition, match="1 component names for 2 tasks"):
             new_job(tracker, ["t", "t"], ["only"], name=None, allowed_failures=0)
+
+
+def test_a_linked_group_is_its_tasks_in_order_each_linked_to_its_component() -> None:
+    def tracked(task: str, job_id: str, component: str) -> str:
+        return f"{task} -> {job_id}/{component}"
+
+    with Tracker.open("memory://") as tracker:
+        job, linked = link_group(
+            tracked, ["a", "b"], ["t", "t"], tracker, None, name=None, allowed_failures=0
+        )
+        assert linked == [f"a -> {job}/t#0", f"b -> {job}/t#1"]
+        assert list(tracker.status(job).components) == ["t#0", "t#1"]
 
 
 def test_reports_on_a_final_component_or_an_unknown_job_do_not_raise() -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from jobledger import JobStatus, Status, Tracker
+from jobledger.testing.redis_server import stop_process
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
@@ -95,12 +96,7 @@ def start_worker(
                 time.sleep(0.05)
             yield Worker(tracker, store_url, redis_socket, scratch, process, log)
         finally:
-            process.terminate()
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process, 20)
 
 
 def settled(tracker: Tracker, job: uuid.UUID) -> JobStatus:

@@ -83,3 +83,16 @@ def test_the_demo_on_a_queue_refuses_the_memory_store() -> None:
 
     assert result.returncode == 4
     assert "needs a file: or postgresql:// store" in result.stderr
+
+
+def test_importing_the_demo_module_builds_no_app_and_connects_no_signal_handler() -> None:
+    code = (
+        "from celery import signals\n"
+        "import jobledger.integrations.celery_demo as demo\n"
+        "assert 'app' not in vars(demo)\n"
+        "assert not signals.task_prerun.receivers, signals.task_prerun.receivers\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ._processes import stop_process
+
 __all__ = ["RedisNotFound", "throwaway_redis"]
 
 
@@ -44,12 +46,7 @@ def throwaway_redis(*, timeout: float = 20.0) -> Iterator[Path]:
                 _wait_for_pong(path, server, timeout, log)
                 yield path
             finally:
-                server.terminate()
-                try:
-                    server.wait(10)
-                except subprocess.TimeoutExpired:
-                    server.kill()
-                    server.wait()
+                stop_process(server, 10)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
