@@ -13,7 +13,14 @@ from ..domain.events import HookRan, StatusReported, component_stream_id
 from ..domain.job import Job
 from ..domain.projection import JobStatus, JobSummary
 from ..domain.status import Status
-from ..domain.validation import check_limit, earlier, parse_cursor, parse_job_id, parse_status
+from ..domain.validation import (
+    check_limit,
+    earlier,
+    is_seconds,
+    parse_cursor,
+    parse_job_id,
+    parse_status,
+)
 from .ledger import Ledger
 from .ports import Clock, StatusView
 from .results import ComponentPage, Page, StaleComponent, StatusEvent
@@ -123,7 +130,7 @@ class Queries:
 
     def follow(self, job_id: UUID | str, *, timeout: float | None) -> Iterator[JobSummary]:
         job_id = parse_job_id(job_id, JobNotFound)
-        if timeout is not None and not timeout >= 0:  # NaN too
+        if timeout is not None and not is_seconds(timeout):
             raise InvalidInput(f"timeout must be a number of seconds >= 0, not {timeout!r}")
         if not self._watching:  # Woken by view batches other processes commit, if the store tells.
             self._watching = self._view.watch(self._writes.progressed)

@@ -16,7 +16,7 @@ from ..domain.errors import ConfigurationError, InvalidInput
 from ..domain.events import Event
 from ..domain.projection import JobStatus, JobSummary
 from ..domain.status import Status
-from ..domain.validation import check_event_types, check_limit, check_position
+from ..domain.validation import check_event_types, check_limit, check_position, is_seconds
 from .commands import Commands
 from .hooks import Hook, HookRunner
 from .ledger import Ledger
@@ -225,7 +225,7 @@ class Tracker:
         cron), else until `stop` is set (an Event: it also cuts the wait between looks short)
         or `stop()` is true (for a worker process), looking every `poll` seconds. Returns the
         calls made."""
-        if not 0 < poll <= threading.TIMEOUT_MAX:
+        if not is_seconds(poll, positive=True):
             raise InvalidInput(
                 f"poll must be a positive number of seconds up to {threading.TIMEOUT_MAX:g}, "
                 f"not {poll!r}"

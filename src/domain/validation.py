@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -169,6 +170,12 @@ def parse_cursor(cursor: object, *, default: int) -> int:
     if isinstance(cursor, str) and cursor.isdigit():
         return int(cursor)
     raise InvalidInput(f"malformed cursor {cursor!r}: pass back a next_cursor you were given")
+
+
+def is_seconds(value: float, *, positive: bool = False) -> bool:
+    """Whether `value` is a number of seconds to wait: 0 or more (`inf` waits for ever, NaN
+    is refused), or with `positive`, more than 0 and at most `threading.TIMEOUT_MAX`."""
+    return 0 < value <= threading.TIMEOUT_MAX if positive else value >= 0
 
 
 def parse_duration(text: str) -> timedelta:

@@ -16,7 +16,7 @@ import click
 
 from ..application.tracker import Tracker
 from ..domain.errors import InvalidInput, JobledgerError
-from ..domain.validation import earlier, parse_duration
+from ..domain.validation import earlier, is_seconds, parse_duration
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -66,10 +66,10 @@ class Seconds(click.ParamType[float]):
             seconds = float(value)
         except (TypeError, ValueError):
             seconds = math.nan
-        if self.positive and not 0 < seconds <= threading.TIMEOUT_MAX:
+        if self.positive and not is_seconds(seconds, positive=True):
             most = f"{threading.TIMEOUT_MAX:g}"
             self.fail(f"{value} is not a positive number of seconds up to {most}", param, ctx)
-        if not seconds >= 0:
+        if not is_seconds(seconds):
             self.fail(f"{value} is not a number of seconds >= 0", param, ctx)
         return seconds
 
