@@ -62,7 +62,8 @@ def check_store(ledger: Ledger, view: StatusView, clock: Clock, *, repair: bool)
     with store_errors():
         recorder.quarantine(records)
     told = {j for d in found for j in d.job_ids}
-    untold = {UUID(s) for d in found for s in d.streams if _is_uuid(s)} - told
+    streams = {stream for r in records for stream, _, _ in r.streams if isinstance(stream, UUID)}
+    untold = streams - told
     jobs = told | _reported_jobs(ledger, untold)
     lost = tuple(sorted(j for j in jobs if not _readable(ledger, j)))
     view.delete(lost)
@@ -128,14 +129,6 @@ def _reported_jobs(ledger: Ledger, streams: set[UUID]) -> set[UUID]:
         found |= {e.job_id for _, e in batch if isinstance(e, StatusReported)} & streams
         after = batch[-1][0]
     return found
-
-
-def _is_uuid(text: str) -> bool:
-    try:
-        UUID(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _readable(ledger: Ledger, job_id: UUID) -> bool:
