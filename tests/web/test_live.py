@@ -94,7 +94,6 @@ def test_200_streams_of_one_job_share_one_watcher_which_stops_when_they_go(
         assert app.state.watchers.watching() == 0, "the watcher outlived its last client"
 
 
-@pytest.mark.skipif(not __import__("shutil").which("curl"), reason="no curl")
 def test_a_shell_worker_uses_curl(api: httpx.Client, token: str) -> None:
     import subprocess
 
