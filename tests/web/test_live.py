@@ -10,7 +10,6 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 
 import httpx
-import pytest
 
 from jobledger import Tracker
 from jobledger.entrypoints.web.server import BackgroundServer
