@@ -15,6 +15,7 @@ from eventsourcing.persistence import (
     ConnectionPoolClosedError,
     InfrastructureFactoryError,
     IntegrityError,
+    Notification,
 )
 from eventsourcing.utils import TopicError, get_topic
 
@@ -23,7 +24,7 @@ from ..domain.events import Event, JobEvent, StatusReported, component_stream_id
 from ..domain.job import Job
 from ..domain.status import Status
 from .local_view import LocalStatusView
-from .mapper import PydanticMapper
+from .mapper import REPORT_TOPIC, PydanticMapper, StoredReport
 from .ports import (
     ComponentRow,
     JobRow,
@@ -171,14 +172,36 @@ class Ledger(Application[UUID]):
         """Return up to `limit` events after feed position `after` (and at most `until`),
         with their positions, optionally only those of the given types."""
         with store_errors():
-            notifications = self.recorder.select_notifications(
-                start=after,
-                limit=limit,
-                stop=until,
-                topics=[get_topic(t) for t in types],
-                inclusive_of_start=False,
-            )
+            notifications = self._notifications(after, limit, types, until)
             return [(n.id, cast(JobEvent, self.mapper.to_domain_event(n))) for n in notifications]
+
+    def view_feed(
+        self, *, after: int, limit: int, types: Sequence[type[Event]], until: int | None
+    ) -> list[tuple[int, JobEvent | StoredReport]]:
+        """`feed`, as the status view applies it: reports read on the trusted path
+        (`StoredReport`, without validating them again), every other event in full."""
+        mapper = cast(PydanticMapper, self.mapper)
+        with store_errors():
+            return [
+                (
+                    n.id,
+                    mapper.to_report(n)
+                    if n.topic == REPORT_TOPIC
+                    else cast(JobEvent, mapper.to_domain_event(n)),
+                )
+                for n in self._notifications(after, limit, types, until)
+            ]
+
+    def _notifications(
+        self, after: int, limit: int, types: Sequence[type[Event]], until: int | None
+    ) -> Sequence[Notification]:
+        return self.recorder.select_notifications(
+            start=after,
+            limit=limit,
+            stop=until,
+            topics=[get_topic(t) for t in types],
+            inclusive_of_start=False,
+        )
 
     def status_view(self) -> StatusView:
         """The store's status view, or, for a store that keeps none, one view in this process

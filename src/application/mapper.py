@@ -3,15 +3,36 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol, EventSourcingError
 from eventsourcing.persistence import Mapper, MapperDeserialisationError, StoredEvent
 from eventsourcing.utils import get_topic, resolve_topic
 from pydantic import BaseModel, ValidationError
+from pydantic_core import from_json
+
+from ..domain.events import StatusReported
+from ..domain.status import Status
 
 _IN_STORED_EVENT = {"originator_id", "originator_version"}
+_STATUSES = {status.value: status for status in Status}
+
+REPORT_TOPIC = get_topic(StatusReported)
+
+
+class StoredReport(NamedTuple):
+    """A stored `StatusReported`, read without validating it again: for the status view,
+    which only applies what the write path validated (a `Report` to `ComponentStatus`)."""
+
+    job_id: str
+    component: str
+    originator_version: int
+    timestamp: datetime
+    status: Status
+    message: str
+    progress: float | None
 
 
 class PydanticMapper(Mapper[UUID]):
@@ -39,29 +60,50 @@ class PydanticMapper(Mapper[UUID]):
         )
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
-        where = (
-            f"event {stored_event.originator_version} of stream {stored_event.originator_id} "
-            f"(topic {stored_event.topic!r})"
-        )
         try:
             cls: Any = resolve_topic(stored_event.topic)
-            state = stored_event.state
-            if self.cipher:
-                state = self.cipher.decrypt(state)
-            if self.compressor:
-                state = self.compressor.decompress(state)
             event: DomainEventProtocol[UUID] = cls.model_validate_json(
-                _with_stream(stored_event, state)
+                _with_stream(stored_event, self._state(stored_event))
             )
-        except (
-            EventSourcingError,
-            ValidationError,
-            ValueError,
-            TypeError,
-            AttributeError,
-        ) as error:
-            raise MapperDeserialisationError(f"cannot read {where}: {error}") from error
+        except _UNREADABLE as error:
+            raise _unreadable(stored_event, error) from error
         return event
+
+    def to_report(self, stored_event: StoredEvent) -> StoredReport:
+        """The fields of a stored `StatusReported` (topic `REPORT_TOPIC`), parsed as JSON
+        and not validated: several times cheaper than `to_domain_event` (pydantic's JSON
+        parser, too, is several times faster than `json.loads`)."""
+        try:
+            state = from_json(self._state(stored_event))
+            return StoredReport(
+                state["job_id"],
+                state["component"],
+                stored_event.originator_version,
+                datetime.fromisoformat(state["timestamp"]),
+                _STATUSES[state["status"]],
+                state["message"],
+                state["progress"],
+            )
+        except (*_UNREADABLE, KeyError) as error:
+            raise _unreadable(stored_event, error) from error
+
+    def _state(self, stored_event: StoredEvent) -> bytes:
+        state = stored_event.state
+        if self.cipher:
+            state = self.cipher.decrypt(state)
+        if self.compressor:
+            state = self.compressor.decompress(state)
+        return state
+
+
+_UNREADABLE = (EventSourcingError, ValidationError, ValueError, TypeError, AttributeError)
+
+
+def _unreadable(stored_event: StoredEvent, error: Exception) -> MapperDeserialisationError:
+    return MapperDeserialisationError(
+        f"cannot read event {stored_event.originator_version} of stream "
+        f"{stored_event.originator_id} (topic {stored_event.topic!r}): {error}"
+    )
 
 
 def _with_stream(stored_event: StoredEvent, state: bytes) -> bytes:

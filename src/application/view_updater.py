@@ -9,14 +9,11 @@ from typing import get_args
 from uuid import UUID
 
 from ..domain.component import ComponentStatus
-from ..domain.events import (
-    ComponentsAdded,
-    JobCreated,
-    JobEvent,
-    StatusReported,
-)
-from ..domain.projection import Tally, step
+from ..domain.errors import UnknownComponent
+from ..domain.events import ComponentsAdded, JobCreated, JobEvent, StatusReported
+from ..domain.projection import Tally, settle, step
 from .ledger import Ledger, StreamConflict, guarded, store_errors
+from .mapper import StoredReport
 from .ports import Clock, ComponentRow, JobRow, StatusView
 
 logger = logging.getLogger("jobledger")
@@ -29,13 +26,49 @@ _BATCH = 2_000
 
 @dataclass
 class _Draft:
-    """The rows of one job touched by a batch, before they are committed."""
+    """One job as a batch touches it: its rows before the batch, then as they are folded."""
 
     position: int
-    tally: Tally | None
-    ordinals: dict[str, int]
-    components: dict[str, ComponentStatus]
+    lifecycle: list[JobEvent] = field(default_factory=list)
+    reports: dict[str, list[StoredReport]] = field(default_factory=dict)
+    tally: Tally | None = None
+    ordinals: dict[str, int] = field(default_factory=dict)
+    components: dict[str, ComponentStatus] = field(default_factory=dict)
     touched: set[str] = field(default_factory=set)
+
+    def fold(self) -> None:
+        """Apply the batch: the job stream's events in order, then each component's reports
+        in order, with one tally update for all of them (`settle`); the fold's laws make
+        that equal to folding the batch event by event."""
+        for event in self.lifecycle:
+            self._step(event)
+        if self.tally is None:
+            return
+        changes, newest = [], []
+        for name, reports in self.reports.items():
+            before = self.components.get(name)
+            if before is None:
+                raise UnknownComponent(f"job {self.tally.job_id} has no component {name!r}")
+            after, at = before.after(reports)
+            if at is not None:
+                self.components[name] = after
+                self.touched.add(name)
+                changes.append((before, after))
+                newest.append(at)
+        if changes:
+            self.tally = settle(self.tally, changes, at=max(newest))
+
+    def _step(self, event: JobEvent) -> None:
+        if self.tally is None and not isinstance(event, JobCreated):
+            logger.debug("skipping event %r of an unknown (pruned?) job", event)
+            return
+        if self.tally is not None and isinstance(event, JobCreated):
+            return  # the row was read after another updater applied this batch
+        new = _new_names(event)
+        first = 0 if self.tally is None else self.tally.total
+        self.ordinals.update((name, first + i) for i, name in enumerate(new))
+        self.tally = step(self.tally, self.components, event)
+        self.touched.update(new)
 
 
 class ViewUpdater:
@@ -70,7 +103,9 @@ class ViewUpdater:
                 if since >= end:
                     return since
                 if mine:
-                    batch = self._ledger.feed(after=since, limit=_BATCH, types=FOLDED, until=end)
+                    batch = self._ledger.view_feed(
+                        after=since, limit=_BATCH, types=FOLDED, until=end
+                    )
                     if not batch:
                         return since
                     recorded = self._advance(since, batch)
@@ -80,7 +115,9 @@ class ViewUpdater:
                     continue
             self._view.await_updater()
 
-    def _advance(self, since: int, batch: Sequence[tuple[int, JobEvent]]) -> int | None:
+    def _advance(
+        self, since: int, batch: Sequence[tuple[int, JobEvent | StoredReport]]
+    ) -> int | None:
         """Apply and commit one batch read after `since`; return the position of the last
         finish record it appended (0 if none), or None if another updater moved the view
         first."""
@@ -95,43 +132,31 @@ class ViewUpdater:
             return None
         return recorded
 
-    def _apply(self, batch: Sequence[tuple[int, JobEvent]]) -> dict[UUID, _Draft]:
+    def _apply(self, batch: Sequence[tuple[int, JobEvent | StoredReport]]) -> dict[UUID, _Draft]:
         drafts = self._load(batch)
-        for _, event in batch:
-            draft = drafts[job_of(event)]
-            if draft.tally is None and not isinstance(event, JobCreated):
-                logger.debug("skipping event %r of an unknown (pruned?) job", event)
-                continue
-            if draft.tally is not None and isinstance(event, JobCreated):
-                continue  # the row was read after another updater applied this batch
-            new = _new_names(event)
-            first = 0 if draft.tally is None else draft.tally.total
-            draft.ordinals.update((name, first + i) for i, name in enumerate(new))
-            draft.tally = step(draft.tally, draft.components, event)
-            draft.touched.update(new)
-            if isinstance(event, StatusReported):
-                draft.touched.add(event.component)
+        for draft in drafts.values():
+            draft.fold()
         return drafts
 
-    def _load(self, batch: Sequence[tuple[int, JobEvent]]) -> dict[UUID, _Draft]:
-        """The rows the batch touches: one read per job, with all its reported components."""
-        created: dict[UUID, int] = {}
-        reported: dict[UUID, set[str]] = {}
-        for position, event in batch:
-            job_id = job_of(event)
-            created.setdefault(job_id, position)
-            names = reported.setdefault(job_id, set())
-            if isinstance(event, StatusReported):
-                names.add(event.component)
+    def _load(self, batch: Sequence[tuple[int, JobEvent | StoredReport]]) -> dict[UUID, _Draft]:
+        """The batch's events by job, with the rows they touch: one read per job, with all
+        its reported components."""
+        by_key: dict[str, _Draft] = {}
+        for position, item in batch:
+            if isinstance(item, StoredReport):
+                draft = by_key.setdefault(item.job_id, _Draft(position))
+                draft.reports.setdefault(item.component, []).append(item)
+            else:
+                by_key.setdefault(str(item.originator_id), _Draft(position)).lifecycle.append(item)
         drafts = {}
-        for job_id, names in reported.items():
-            row, rows = self._view.load(job_id, names)
-            drafts[job_id] = _Draft(
-                created[job_id] if row is None else row.position,
-                None if row is None else row.tally,
-                {r.status.name: r.ordinal for r in rows},
-                {r.status.name: r.status for r in rows},
-            )
+        for key, draft in by_key.items():
+            job_id = UUID(key)
+            row, rows = self._view.load(job_id, draft.reports)
+            if row is not None:
+                draft.position, draft.tally = row.position, row.tally
+            draft.ordinals = {r.status.name: r.ordinal for r in rows}
+            draft.components = {r.status.name: r.status for r in rows}
+            drafts[job_id] = draft
         return drafts
 
     def _record(self, drafts: Iterable[_Draft]) -> int:

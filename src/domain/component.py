@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
@@ -12,6 +13,22 @@ from .errors import InvalidReport, InvalidTransition
 from .events import StatusReported, component_stream_id
 from .status import Status, reportable_status
 from .validation import check_message, check_progress
+
+
+class Report(Protocol):
+    """What a component's status is decided on: a `StatusReported` event, or the same fields
+    read from a stored one without validating it again (the status view's trusted path)."""
+
+    @property
+    def originator_version(self) -> int: ...
+    @property
+    def timestamp(self) -> datetime: ...
+    @property
+    def status(self) -> Status: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def progress(self) -> float | None: ...
 
 
 class ComponentStatus(BaseModel):
@@ -30,24 +47,39 @@ class ComponentStatus(BaseModel):
     version: int = 0
     updated_at: datetime | None = None
 
-    def evolve(self, event: StatusReported) -> ComponentStatus:
+    def evolve(self, event: Report) -> ComponentStatus:
         """Return the status after `event`; a final status absorbs whatever follows it."""
-        if self.status.is_terminal:
-            return self
-        progress: float | None = None
-        if event.status is Status.COMPLETED:
-            progress = 1.0
-        elif event.status is Status.IN_PROGRESS:
-            kept = self.progress if self.status is Status.IN_PROGRESS else None
-            progress = event.progress if event.progress is not None else kept
-        return ComponentStatus(
+        return self.after([event])[0]
+
+    def after(self, reports: Iterable[Report]) -> tuple[ComponentStatus, datetime | None]:
+        """The status after `reports` in order (itself if none changes it: a final status
+        absorbs whatever follows it), and the newest timestamp among those that changed it
+        (None if none did). Builds one status, however many reports."""
+        status, progress, newest = self.status, self.progress, None
+        last: Report | None = None
+        for report in reports:
+            if status.is_terminal:
+                break
+            if report.status is Status.COMPLETED:
+                progress = 1.0
+            elif report.status is Status.IN_PROGRESS:
+                kept = progress if status is Status.IN_PROGRESS else None
+                progress = report.progress if report.progress is not None else kept
+            else:
+                progress = None
+            status, last = report.status, report
+            newest = report.timestamp if newest is None else max(newest, report.timestamp)
+        if last is None:
+            return self, None
+        changed = ComponentStatus(
             name=self.name,
-            status=event.status,
-            message=event.message,
+            status=status,
+            message=last.message,
             progress=progress,
-            version=event.originator_version,
-            updated_at=event.timestamp,
+            version=last.originator_version,
+            updated_at=last.timestamp,
         )
+        return changed, newest
 
 
 class ComponentState(NamedTuple):

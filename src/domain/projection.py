@@ -250,20 +250,36 @@ def _report(
     if after is before:
         return tally
     components[event.component] = after
+    return settle(tally, [(before, after)], at=event.timestamp)
+
+
+def settle(
+    tally: Tally, changes: Iterable[tuple[ComponentStatus, ComponentStatus]], *, at: datetime
+) -> Tally:
+    """The tally after components changed status, each from `before` to `after` (a
+    component at most once, `after` the result of one or more reports), by reports whose
+    newest timestamp is `at`: what folding those reports one by one gives (the counts,
+    progress and finish times only depend on where each component starts and ends)."""
     counts = dict(tally.counts)
-    counts[before.status] -= 1
-    counts[after.status] += 1
-    changes: dict[str, object] = {
+    micros = tally.progress_micros
+    last = tally.last_final_at
+    failures = list(tally.failure_times)
+    for before, after in changes:
+        counts[before.status] -= 1
+        counts[after.status] += 1
+        micros += _micros(after) - _micros(before)
+        if after.status.is_terminal and after.updated_at is not None:
+            last = after.updated_at if last is None else max(last, after.updated_at)
+            if after.status is Status.FAILED:
+                failures.append(after.updated_at)
+    update: dict[str, object] = {
         "counts": counts,
-        "progress_micros": tally.progress_micros + _micros(after) - _micros(before),
+        "progress_micros": micros,
+        "last_final_at": last,
     }
-    if after.status.is_terminal:
-        last = tally.last_final_at
-        changes["last_final_at"] = event.timestamp if last is None else max(last, event.timestamp)
-    if after.status is Status.FAILED:
-        times = sorted([*tally.failure_times, event.timestamp])
-        changes["failure_times"] = tuple(times[: tally.allowed_failures + 1])
-    return _touched(tally, event.timestamp, **changes)
+    if len(failures) > len(tally.failure_times):
+        update["failure_times"] = tuple(sorted(failures)[: tally.allowed_failures + 1])
+    return _touched(tally, at, **update)
 
 
 def _micros(component: ComponentStatus) -> int:

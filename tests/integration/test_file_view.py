@@ -16,6 +16,7 @@ from eventsourcing.persistence import DataError, NotSupportedError
 from jobledger import Tracker
 from jobledger.adapters.file.view import FileStatusView, view_path
 from jobledger.application.local_view import LocalStatusView
+from jobledger.application.mapper import StoredReport
 from jobledger.domain.errors import StoreError
 from jobledger.domain.events import JobEvent
 from jobledger.testing import StatusViewContract
@@ -136,14 +137,14 @@ def test_a_new_tracker_starts_from_the_stored_view_and_reads_only_new_events(
     with Tracker.open(url) as second:
         assert second.view.position() == position
         read: list[int] = []
-        feed = second.ledger.feed
+        feed = second.ledger.view_feed
 
-        def counting_feed(**kwargs: Any) -> list[tuple[int, JobEvent]]:
+        def counting_feed(**kwargs: Any) -> list[tuple[int, JobEvent | StoredReport]]:
             batch = feed(**kwargs)
             read.extend(p for p, _ in batch)
             return batch
 
-        monkeypatch.setattr(second.ledger, "feed", counting_feed)
+        monkeypatch.setattr(second.ledger, "view_feed", counting_feed)
         assert second.status(job) == expected
         assert read == []
         second.add_components(job, ["late"])
