@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import get_args
 from uuid import UUID
@@ -71,6 +73,39 @@ class _Draft:
         self.touched.update(new)
 
 
+_Batch = list[tuple[int, JobEvent | StoredReport]]
+
+
+class _ReadAhead:
+    """Reads the feed for the view; after a full batch, it reads the next one in a thread
+    while the caller applies this one, so the store reads the next batch while this process
+    folds, and this process parses it while the store commits."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+        self._pool: ThreadPoolExecutor | None = None
+        self._next: tuple[tuple[int, int], Future[_Batch]] | None = None
+
+    def read(self, after: int, end: int) -> _Batch:
+        """Up to a batch of events after position `after`, at most `end`."""
+        ahead, self._next = self._next, None
+        batch = ahead[1].result() if ahead and ahead[0] == (after, end) else self._read(after, end)
+        if len(batch) == _BATCH and batch[-1][0] < end:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(1, thread_name_prefix="jobledger-feed")
+            nxt = (batch[-1][0], end)
+            self._next = (nxt, self._pool.submit(self._read, *nxt))
+        return batch
+
+    def close(self) -> None:
+        """Wait for a read in flight (its result is dropped) and stop the thread."""
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+
+    def _read(self, after: int, end: int) -> _Batch:
+        return self._ledger.view_feed(after=after, limit=_BATCH, types=FOLDED, until=end)
+
+
 class ViewUpdater:
     """Applies the feed to a status view in batches, each with its position, atomically, so
     each event is applied exactly once however many processes catch up at the same time.
@@ -97,15 +132,17 @@ class ViewUpdater:
         record meanwhile are left for the next call, so a busy store cannot keep it chasing."""
         with store_errors():
             end = until if until is not None else self._ledger.recorder.max_notification_id() or 0
+        with closing(_ReadAhead(self._ledger)) as feed:
+            return self._catch_up(feed, end)
+
+    def _catch_up(self, feed: _ReadAhead, end: int) -> int:
         while True:
             with self._view.advancing() as mine:
                 since = self._view.position()
                 if since >= end:
                     return since
                 if mine:
-                    batch = self._ledger.view_feed(
-                        after=since, limit=_BATCH, types=FOLDED, until=end
-                    )
+                    batch = feed.read(since, end)
                     if not batch:
                         return since
                     recorded = self._advance(since, batch)
