@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from threading import RLock
+from threading import Lock, RLock
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, InterfaceError
@@ -18,10 +18,12 @@ _ACTIVE = (Status.IN_PROGRESS, Status.RETRYING)
 
 
 class LocalStatusView(StatusView):
-    """Rows in dicts behind one lock; refuses use once closed, naming its `owner`."""
+    """Rows in dicts behind one lock; one updater at a time (a thread lock); refuses use
+    once closed, naming its `owner`."""
 
     def __init__(self, owner: str = "the local status view") -> None:
         self._lock = RLock()
+        self._updater = Lock()
         self._owner = owner
         self._closed = False
         self._position = 0
@@ -31,6 +33,21 @@ class LocalStatusView(StatusView):
     def close(self) -> None:
         """Refuse every later use (eventsourcing's `InterfaceError`); again does nothing."""
         self._closed = True
+
+    @contextmanager
+    def advancing(self) -> Iterator[bool]:
+        """Hold the updater lock, if free: an updater that decided on rows another one was
+        about to change could record a finish after a prune deleted the job."""
+        mine = self._updater.acquire(blocking=False)
+        try:
+            yield mine
+        finally:
+            if mine:
+                self._updater.release()
+
+    def await_updater(self) -> None:
+        with self._updater:
+            return
 
     def position(self) -> int:
         with self._held():
@@ -84,7 +101,9 @@ class LocalStatusView(StatusView):
         return sorted(active, key=lambda r: (r.status.updated_at, str(r.job_id), r.ordinal))[:limit]
 
     def delete(self, job_ids: Sequence[UUID]) -> int:
-        with self._held():
+        """Remove the jobs' rows once the updater in flight (if any) has committed, so that
+        it cannot put back rows it read before."""
+        with self._updater, self._held():
             removed = 0
             for job_id in set(job_ids):
                 removed += self._jobs.pop(job_id, None) is not None

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -37,6 +39,7 @@ class _Draft:
     ordinals: dict[str, int] = field(default_factory=dict)
     components: dict[str, ComponentStatus] = field(default_factory=dict)
     touched: set[str] = field(default_factory=set)
+    added: dict[str, int] = field(default_factory=dict)
 
     def fold(self) -> None:
         """Apply the batch: the job stream's events in order, then each component's reports
@@ -68,12 +71,43 @@ class _Draft:
             return  # the row was read after another updater applied this batch
         new = _new_names(event)
         first = 0 if self.tally is None else self.tally.total
-        self.ordinals.update((name, first + i) for i, name in enumerate(new))
+        added = {name: first + i for i, name in enumerate(new)}
+        self.ordinals.update(added)
+        self.added.update(added)
         self.tally = step(self.tally, self.components, event)
         self.touched.update(new)
 
 
 _Batch = list[tuple[int, JobEvent | StoredReport]]
+
+
+class _Ordinals:
+    """The ordinals of the components of the jobs whose creation (or additions) this
+    updater applied, up to `limit` names, the oldest jobs forgotten first: a job's
+    declared order never changes, so they never go stale. Safe to share between threads."""
+
+    def __init__(self, limit: int = 1_000_000) -> None:
+        self._limit = limit
+        self._size = 0
+        self._jobs: OrderedDict[UUID, dict[str, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def of(self, job_id: UUID) -> Mapping[str, int]:
+        """The ordinals known of this job's components (none if unknown); only ever added
+        to, so safe to look up in while another thread learns more."""
+        with self._lock:
+            return self._jobs.get(job_id, {})
+
+    def learn(self, job_id: UUID, ordinals: Mapping[str, int]) -> None:
+        """Remember these ordinals of a job's components."""
+        if not ordinals:
+            return
+        with self._lock:
+            self._jobs.setdefault(job_id, {}).update(ordinals)
+            self._jobs.move_to_end(job_id)
+            self._size += len(ordinals)
+            while self._size > self._limit and len(self._jobs) > 1:
+                self._size -= len(self._jobs.popitem(last=False)[1])
 
 
 class _ReadAhead:
@@ -125,6 +159,7 @@ class ViewUpdater:
         self._view = guarded(view)
         self._clock = clock
         self._record_finishes = record_finishes
+        self._ordinals = _Ordinals()
 
     def catch_up(self, *, until: int | None = None) -> int:
         """Apply every event recorded before the call (or up to position `until`), and the
@@ -171,13 +206,15 @@ class ViewUpdater:
 
     def _apply(self, batch: Sequence[tuple[int, JobEvent | StoredReport]]) -> dict[UUID, _Draft]:
         drafts = self._load(batch)
-        for draft in drafts.values():
+        for job_id, draft in drafts.items():
             draft.fold()
+            self._ordinals.learn(job_id, draft.added)
         return drafts
 
     def _load(self, batch: Sequence[tuple[int, JobEvent | StoredReport]]) -> dict[UUID, _Draft]:
-        """The batch's events by job, with the rows they touch: one read per job, with all
-        its reported components."""
+        """The batch's events by job, with the rows they touch: one read per job, of its row
+        and of its reported components, except those with no report applied yet (first
+        report in the batch is version 1) whose ordinal this updater knows: pending."""
         by_key: dict[str, _Draft] = {}
         for position, item in batch:
             if isinstance(item, StoredReport):
@@ -188,11 +225,18 @@ class ViewUpdater:
         drafts = {}
         for key, draft in by_key.items():
             job_id = UUID(key)
-            row, rows = self._view.load(job_id, draft.reports)
+            known = self._ordinals.of(job_id)
+            unread = {
+                name: known[name]
+                for name, reports in draft.reports.items()
+                if name in known and reports[0].originator_version == 1
+            }
+            row, rows = self._view.load(job_id, [n for n in draft.reports if n not in unread])
             if row is not None:
                 draft.position, draft.tally = row.position, row.tally
-            draft.ordinals = {r.status.name: r.ordinal for r in rows}
+            draft.ordinals = {r.status.name: r.ordinal for r in rows} | unread
             draft.components = {r.status.name: r.status for r in rows}
+            draft.components.update((name, ComponentStatus(name=name)) for name in unread)
             drafts[job_id] = draft
         return drafts
 
