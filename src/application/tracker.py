@@ -62,9 +62,8 @@ class Tracker:
         self._commands = Commands(ledger, clock, writes)
         fresh_job = partial(self._commands.job, fresh=True)
         self._queries = Queries(ledger, self._view, clock, writes, fresh_job)
-        self._maintenance = Maintenance(
-            ledger, self._view, clock, self._commands, self._queries.catch_up
-        )
+        catch_up = partial(self._queries.catch_up, everything=True)
+        self._maintenance = Maintenance(ledger, self._view, clock, self._commands, catch_up)
         self._hooks = HookRunner(ledger, ledger.factory.tracking_recorder, clock)
 
     @classmethod
@@ -101,7 +100,9 @@ class Tracker:
         return self._view
 
     def close(self) -> None:
-        """Release the store's resources (connections, file handles)."""
+        """Stop the view keeper, then release the store's resources (connections, file
+        handles)."""
+        self._queries.close()
         self._ledger.close()
 
     def __enter__(self) -> Tracker:
@@ -233,7 +234,7 @@ class Tracker:
         stopped = stop.is_set if isinstance(stop, threading.Event) else stop
         calls = 0
         while True:
-            self._queries.catch_up()
+            self._queries.catch_up(everything=True)
             made = self._hooks.run_once()
             calls += made
             if once or (stopped is not None and stopped()):
