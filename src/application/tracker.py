@@ -49,9 +49,11 @@ class Tracker:
     """Tracks jobs made of many components: create them, report on their components, ask
     where they stand, wait for them, run code when they finish, list and prune them.
 
-    Queries first catch the store's status view up with everything recorded, so a caller
-    always sees its own reports and no separate daemon is needed. Safe to share between
-    threads; use as a context manager or call `close()`.
+    Queries read the store's status view once it has applied what they need: the caller's
+    own reports, everything recorded before its first query, and (when the view does not
+    know it yet) the job asked for. The first query starts a view keeper thread applying
+    the rest, which `close()` stops. Safe to share between threads; use as a context
+    manager or call `close()`.
     """
 
     def __init__(self, ledger: Ledger, *, clock: Clock = utc_now) -> None:
@@ -285,9 +287,9 @@ class Tracker:
     def follow(self, job_id: UUID | str, *, timeout: float | None = None) -> Iterator[JobSummary]:
         """Yield the job's summary now and each time it changes, ending with the finished one.
 
-        Woken at once by reports made through this Tracker; reports from other processes are
-        seen by polling the status view with back-off (10 ms doubling to 1 s). Raises
-        `TimeoutError` if the job has not finished within `timeout` seconds.
+        Woken at once by reports made through this Tracker and whenever the view keeper
+        moves the view; otherwise it looks again with back-off (10 ms doubling to 1 s).
+        Raises `TimeoutError` if the job has not finished within `timeout` seconds.
         """
         return self._queries.follow(job_id, timeout=timeout)
 
