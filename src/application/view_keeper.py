@@ -23,9 +23,10 @@ class ViewKeeper:
     other updater (thread or process) is, wakes `follow`/`wait` whenever the view moves, and
     looks again every `interval` seconds when there was nothing to do.
 
-    Started by `start()` (again after a fork, or if it ever ended), stopped for good by
-    `stop()`, and it ends by itself once the store is `closed()`. Store failures are logged
-    (once per message) and retried with back-off; they never reach the caller."""
+    `start()` starts it (again in a forked child, which has no thread yet), `stop()` stops it
+    for good, and it ends by itself once the store is `closed()` (by another Tracker sharing
+    it). Failures are logged, once per message, and retried with back-off up to 1 s; they
+    never reach a caller."""
 
     def __init__(
         self,
