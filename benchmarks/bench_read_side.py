@@ -8,8 +8,9 @@ Reported per store and number of writers, all measured in the same run:
 - catch-up rate: events/s a fresh Tracker folds into the view when the same writers have
   left it a backlog (no reader meanwhile), and its ratio to the write rate without reader;
 - summary() p50/p99/max in the reader process;
-- lag p50/p99: from a completion's report() returning to the end of the reader's first
-  summary() begun after it (which is guaranteed to show it);
+- lag p50/p99: from the n-th completion's report() returning (over all writers) to the end
+  of the reader's first summary() showing at least n completions (a query no longer waits
+  for other processes' reports: it shows them once the view has applied them);
 - drain: from the last report returning to a summary() showing every completion;
 - wake-up p50/p99: from complete() returning in the main process to wait() returning in the
   waiter process.
@@ -51,12 +52,12 @@ def _write(url: str, job: str, names: list[str], stop: EventType, out: Any) -> N
 
 
 def _read(url: str, job: str, total: Any, out: Any) -> None:
-    calls: list[tuple[float, float]] = []
+    calls: list[tuple[float, float, int]] = []
     with Tracker.open(url) as tracker:
         while True:
             start = time.monotonic()
             completed = tracker.summary(job).counts[Status.COMPLETED]
-            calls.append((start, time.monotonic()))
+            calls.append((start, time.monotonic(), completed))
             if 0 < total.value <= completed:
                 break
     out.put(calls)
@@ -123,9 +124,12 @@ def under_load(url: str, writers: int, seconds: float, probes: int) -> dict[str,
         calls = reads.get(timeout=600)
         reader.join()
         waiter.join()
-    starts = [s for s, _ in calls]
-    lags = [calls[i][1] - r for r in returned if (i := bisect.bisect_right(starts, r)) < len(calls)]
-    latencies = [end - start for start, end in calls if start >= started]
+    ends, shown = [end for _, end, _ in calls], [completed for _, _, completed in calls]
+    lags = []
+    for n, done in enumerate(returned, start=writers + 1):  # every writer's first pair too
+        i = max(bisect.bisect_left(shown, n), bisect.bisect_left(ends, done))
+        lags.append(calls[i][1] - done)
+    latencies = [end - start for start, end, _ in calls if start >= started]
     return {
         "write": 2 * len(returned) / (returned[-1] - started),
         "p50": _percentile(latencies, 0.5),
@@ -141,15 +145,15 @@ def under_load(url: str, writers: int, seconds: float, probes: int) -> dict[str,
 
 def catch_up_rate(url: str, writers: int, seconds: float) -> tuple[float, float]:
     """The write rate, and the rate a fresh Tracker folds the backlog those writes left."""
+    names = [f"c{n}" for n in range(40_000)]
     with Tracker.open(url) as tracker:
-        names = [f"c{n}" for n in range(40_000)]
         job = str(tracker.create_job(names))
-        tracker.summary(job)
-        stop = context.Event()
-        processes, out = _writers(url, job, names, writers, stop)
-        time.sleep(seconds)
-        stop.set()
-        started, returned = _collect(processes, out)
+        tracker.summary(job)  # Caught up; closing stops its view keeper, so a backlog builds.
+    stop = context.Event()
+    processes, out = _writers(url, job, names, writers, stop)
+    time.sleep(seconds)
+    stop.set()
+    started, returned = _collect(processes, out)
     with Tracker.open(url) as fresh:
         start = time.perf_counter()
         fresh.summary(job)

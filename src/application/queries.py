@@ -1,5 +1,7 @@
-"""The Tracker's queries: catch the status view up past this process's own writes, then
-read it; and waiting for a job, built on following its summary."""
+"""The Tracker's queries: bring the status view as far as a query needs (its own writes;
+on its first query, or for a job the view does not know, everything recorded before the
+call), then read it; and waiting for a job, built on following its summary. A view keeper
+applies the rest in the background."""
 
 from __future__ import annotations
 
@@ -22,8 +24,9 @@ from ..domain.validation import (
     parse_status,
 )
 from .ledger import Ledger
-from .ports import Clock, StatusView
+from .ports import Clock, ComponentRow, JobRow, StatusView
 from .results import ComponentPage, Page, StaleComponent, StatusEvent
+from .view_keeper import ViewKeeper
 from .view_updater import ViewUpdater
 from .writes import WriteLog
 
@@ -34,7 +37,8 @@ _READ_YOUR_WRITES_TIMEOUT = 30.0
 
 
 class Queries:
-    """Reads the status view (and, for history, the job's streams)."""
+    """Reads the status view (and, for history, the job's streams); the first query starts
+    a `ViewKeeper`, which `close()` stops."""
 
     def __init__(
         self,
@@ -50,17 +54,25 @@ class Queries:
         self._writes = writes
         self._job = job
         self._updater = ViewUpdater(ledger, view, clock)
+        self._keeper = ViewKeeper(self._updater, writes, ledger.closing.is_set)
+        self._queried = False
         self._watching = False
 
-    def catch_up(self) -> None:
-        """Catch the view up, at least past everything this process recorded: a store may
-        hold a later position back until every earlier one is decided (PostgreSQL's feed
-        does, for transactions still in flight), so keep looking briefly until it is. A
-        prune in another process may have deleted those events before this view saw them:
+    def close(self) -> None:
+        """Stop the view keeper (before the store closes)."""
+        self._keeper.stop()
+
+    def catch_up(self, *, everything: bool = False) -> None:
+        """Catch the view up past everything this process recorded, and with `everything`
+        past everything recorded before the call, by any process. A store may hold a later
+        position back until every earlier one is decided (PostgreSQL's feed does, for
+        transactions still in flight), so keep looking briefly until it is. A prune in
+        another process may have deleted this process's events before this view saw them:
         then stop waiting."""
         written, delay = self._writes.written, 0.001
+        until = None if everything else written
         deadline = time.monotonic() + _READ_YOUR_WRITES_TIMEOUT
-        while (applied := self._updater.catch_up()) < written:
+        while (applied := self._updater.catch_up(until=until)) < written:
             if self._pruned(self._writes.newest):
                 self._writes.deleted(applied)
                 return
@@ -74,15 +86,13 @@ class Queries:
 
     def status(self, job_id: UUID | str) -> JobStatus:
         job_id = parse_job_id(job_id, JobNotFound)
-        self.catch_up()
+        self._prepare()
         return self._snapshot(job_id)
 
     def summary(self, job_id: UUID | str) -> JobSummary:
         job_id = parse_job_id(job_id, JobNotFound)
-        self.catch_up()
-        row, _ = self._view.load(job_id, ())
-        if row is None:
-            raise JobNotFound(f"no job with id {job_id}")
+        self._prepare()
+        row, _ = self._read(job_id, lambda: self._view.load(job_id, ()))
         return row.tally.summary()
 
     def components(self, job_id: UUID | str, *, limit: int, cursor: str | None) -> ComponentPage:
@@ -113,7 +123,7 @@ class Queries:
     def jobs(self, *, status: Status | str | None, limit: int, cursor: str | None) -> Page:
         wanted = None if status is None else parse_status(status)
         before = parse_cursor(cursor, default=ALL)
-        self.catch_up()
+        self._prepare()
         rows = self._view.jobs(status=wanted, before=before, limit=check_limit(limit) + 1)
         more = len(rows) > limit
         rows = rows[:limit]
@@ -124,7 +134,7 @@ class Queries:
 
     def stale(self, older_than: timedelta, *, limit: int) -> list[StaleComponent]:
         before = earlier(self._clock(), older_than, "older_than")
-        self.catch_up()
+        self._prepare()
         rows = self._view.stale(before=before, limit=check_limit(limit))
         return [StaleComponent(job_id=r.job_id, component=r.status) for r in rows]
 
@@ -163,6 +173,27 @@ class Queries:
             pass
         return self._snapshot(job_id)
 
+    def _prepare(self) -> None:
+        """What every query does first: start the view keeper, and catch the view up past
+        this process's writes (on the first query, past everything recorded before it)."""
+        self._keeper.start()
+        self.catch_up(everything=not self._queried)
+        self._queried = True
+
+    def _read(
+        self, job_id: UUID, read: Callable[[], tuple[JobRow | None, list[ComponentRow]]]
+    ) -> tuple[JobRow, list[ComponentRow]]:
+        """The job's rows as `read()` returns them; if the view does not know the job, catch
+        it up past everything recorded before this call and read again (a job created in
+        another process just now), then raise `JobNotFound`."""
+        row, rows = read()
+        if row is None:
+            self.catch_up(everything=True)
+            row, rows = read()
+        if row is None:
+            raise JobNotFound(f"no job with id {job_id}")
+        return row, rows
+
     def _pruned(self, newest: tuple[UUID, int] | None) -> bool:
         """Whether the newest event this process wrote has been deleted since."""
         if newest is None:
@@ -174,7 +205,5 @@ class Queries:
         """The job's status with every component, from one snapshot of the view as it stands
         (a summary and components read apart could disagree, when another process commits
         to the view in between)."""
-        row, rows = self._view.snapshot(job_id)
-        if row is None:
-            raise JobNotFound(f"no job with id {job_id}")
+        row, rows = self._read(job_id, lambda: self._view.snapshot(job_id))
         return row.tally.status({r.status.name: r.status for r in rows})

@@ -49,9 +49,11 @@ class Tracker:
     """Tracks jobs made of many components: create them, report on their components, ask
     where they stand, wait for them, run code when they finish, list and prune them.
 
-    Queries first catch the store's status view up with everything recorded, so a caller
-    always sees its own reports and no separate daemon is needed. Safe to share between
-    threads; use as a context manager or call `close()`.
+    Queries read the store's status view once it has applied what they need: the caller's
+    own reports, everything recorded before its first query, and (when the view does not
+    know it yet) the job asked for. The first query starts a view keeper thread applying
+    the rest, which `close()` stops. Safe to share between threads; use as a context
+    manager or call `close()`.
     """
 
     def __init__(self, ledger: Ledger, *, clock: Clock = utc_now) -> None:
@@ -62,9 +64,8 @@ class Tracker:
         self._commands = Commands(ledger, clock, writes)
         fresh_job = partial(self._commands.job, fresh=True)
         self._queries = Queries(ledger, self._view, clock, writes, fresh_job)
-        self._maintenance = Maintenance(
-            ledger, self._view, clock, self._commands, self._queries.catch_up
-        )
+        catch_up = partial(self._queries.catch_up, everything=True)
+        self._maintenance = Maintenance(ledger, self._view, clock, self._commands, catch_up)
         self._hooks = HookRunner(ledger, ledger.factory.tracking_recorder, clock)
 
     @classmethod
@@ -101,7 +102,9 @@ class Tracker:
         return self._view
 
     def close(self) -> None:
-        """Release the store's resources (connections, file handles)."""
+        """Stop the view keeper, then release the store's resources (connections, file
+        handles)."""
+        self._queries.close()
         self._ledger.close()
 
     def __enter__(self) -> Tracker:
@@ -233,7 +236,7 @@ class Tracker:
         stopped = stop.is_set if isinstance(stop, threading.Event) else stop
         calls = 0
         while True:
-            self._queries.catch_up()
+            self._queries.catch_up(everything=True)
             made = self._hooks.run_once()
             calls += made
             if once or (stopped is not None and stopped()):
@@ -284,9 +287,9 @@ class Tracker:
     def follow(self, job_id: UUID | str, *, timeout: float | None = None) -> Iterator[JobSummary]:
         """Yield the job's summary now and each time it changes, ending with the finished one.
 
-        Woken at once by reports made through this Tracker; reports from other processes are
-        seen by polling the status view with back-off (10 ms doubling to 1 s). Raises
-        `TimeoutError` if the job has not finished within `timeout` seconds.
+        Woken at once by reports made through this Tracker and whenever the view keeper
+        moves the view; otherwise it looks again with back-off (10 ms doubling to 1 s).
+        Raises `TimeoutError` if the job has not finished within `timeout` seconds.
         """
         return self._queries.follow(job_id, timeout=timeout)
 

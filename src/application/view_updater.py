@@ -150,7 +150,8 @@ class ViewUpdater:
     decisions are only ever made on rows consistent with the position. Before committing a
     batch after which a job has an outcome and no finish record, it appends that record to
     the job's stream at the version the view knows; the version check makes the record
-    unique, and a crash before the commit only repeats a check."""
+    unique, and a crash before the commit only repeats a check. Told not to wait, an updater
+    that finds another advancing returns at once instead (a background keeper does)."""
 
     def __init__(
         self, ledger: Ledger, view: StatusView, clock: Clock, *, record_finishes: bool = True
@@ -161,16 +162,20 @@ class ViewUpdater:
         self._record_finishes = record_finishes
         self._ordinals = _Ordinals()
 
-    def catch_up(self, *, until: int | None = None) -> int:
+    def catch_up(self, *, until: int | None = None, wait: bool = True) -> int:
         """Apply every event recorded before the call (or up to position `until`), and the
         finish records it appends itself; return the view's position. Events other processes
-        record meanwhile are left for the next call, so a busy store cannot keep it chasing."""
+        record meanwhile are left for the next call, so a busy store cannot keep it chasing.
+        While another updater advances the view, wait for its commits, or with `wait=False`
+        return the position as it stands."""
         with store_errors():
             end = until if until is not None else self._ledger.recorder.max_notification_id() or 0
+        if (position := self._view.position()) >= end:
+            return position  # Nothing to apply: take no lock.
         with closing(_ReadAhead(self._ledger)) as feed:
-            return self._catch_up(feed, end)
+            return self._catch_up(feed, end, wait)
 
-    def _catch_up(self, feed: _ReadAhead, end: int) -> int:
+    def _catch_up(self, feed: _ReadAhead, end: int, wait: bool) -> int:
         while True:
             with self._view.advancing() as mine:
                 since = self._view.position()
@@ -185,6 +190,8 @@ class ViewUpdater:
                         return batch[-1][0]  # Committed, and nothing of its own to fold.
                     end = max(end, recorded or 0)
                     continue
+            if not wait:
+                return since
             self._view.await_updater()
 
     def _advance(

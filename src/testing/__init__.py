@@ -7,9 +7,9 @@ eventsourcing's `ApplicationRecorderTestCase`) and, for a store with a status vi
 own, `StatusViewContract` (implement `create_view()`). Installing jobledger registers a
 pytest plugin that rewrites this package's asserts, so their failures say what differed.
 `TrackerContract` gathers the case modules `lifecycle`, `feed`, `pruning` (with the helpers
-`finished_jobs` and `assert_pruned`) and `concurrency`. Also here: `strategies` (Hypothesis
-strategies for events and feeds), `FrozenClock`, `machine`, `finish_race`, `multistream` and
-`postgres_server.throwaway_postgres`.
+`finished_jobs` and `assert_pruned`), `concurrency` and `freshness`. Also here: `strategies`
+(Hypothesis strategies for events and feeds), `FrozenClock`, `machine`, `finish_race`,
+`multistream` and `postgres_server.throwaway_postgres`.
 """
 
 from importlib.util import find_spec
