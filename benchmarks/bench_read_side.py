@@ -54,6 +54,8 @@ def _write(url: str, job: str, names: list[str], stop: EventType, out: Any) -> N
 def _read(url: str, job: str, total: Any, out: Any) -> None:
     calls: list[tuple[float, float, int]] = []
     with Tracker.open(url) as tracker:
+        tracker.summary(job)  # The first one applies the job's creation: all 40,000 rows.
+        out.put("ready")
         while True:
             start = time.monotonic()
             completed = tracker.summary(job).counts[Status.COMPLETED]
@@ -68,7 +70,7 @@ def _wait(url: str, jobs: Any, out: Any) -> None:
         while (job := jobs.get()) is not None:
             tracker.summary(job)
             out.put("ready")
-            tracker.wait(job, timeout=30)
+            tracker.wait(job, timeout=300)
             out.put(time.monotonic())
 
 
@@ -106,17 +108,17 @@ def under_load(url: str, writers: int, seconds: float, probes: int) -> dict[str,
         reads, jobs, woken = context.Queue(), context.Queue(), context.Queue()
         reader = _start(_read, url, job, total, reads)
         waiter = _start(_wait, url, jobs, woken)
-        time.sleep(1)
+        assert reads.get(timeout=600) == "ready"
         processes, out = _writers(url, job, names, writers, stop)
         wakeups, deadline = [], time.monotonic() + seconds + 1
         while time.monotonic() < deadline and len(wakeups) < probes:
             probe = str(tracker.create_job(["only"]))
             jobs.put(probe)
-            woken.get(timeout=60)
+            woken.get(timeout=600)
             time.sleep(0.05)  # the waiter is inside wait() now
             tracker.complete(probe, "only")
             done = time.monotonic()
-            wakeups.append(woken.get(timeout=60) - done)
+            wakeups.append(woken.get(timeout=600) - done)
         jobs.put(None)
         stop.set()
         started, returned = _collect(processes, out)
