@@ -242,12 +242,15 @@ ON CONFLICT (job_id, name) DO UPDATE
 SET ordinal = excluded.ordinal, status = excluded.status, updated_at = excluded.updated_at,
     state = excluded.state;
 
--- name: select_view_job
-SELECT position, tally FROM {jobs} WHERE job_id = %(job_id)s;
-
--- name: select_view_named_components
-SELECT name, ordinal, state FROM {components}
-WHERE job_id = %(job_id)s AND name = ANY(%(names)b::bytea[]);
+-- name: select_view_named
+-- One statement, one round trip: the job's row first (no ordinal), then the named
+-- components it has.
+SELECT NULL::bigint AS ordinal, position, NULL::bytea AS name, tally AS state
+FROM {jobs} WHERE job_id = %(job_id)s
+UNION ALL
+SELECT ordinal, NULL, name, state FROM {components}
+WHERE job_id = %(job_id)s AND name = ANY(%(names)b::bytea[])
+ORDER BY ordinal NULLS FIRST;
 
 -- name: select_view_snapshot
 -- One statement, so one snapshot: the job's row first (no ordinal), then its components.

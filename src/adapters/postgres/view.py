@@ -36,8 +36,7 @@ _STATEMENTS = (
     "await_view_lock",
     "upsert_view_jobs",
     "upsert_view_components",
-    "select_view_job",
-    "select_view_named_components",
+    "select_view_named",
     "select_view_snapshot",
     "select_view_components",
     "select_view_jobs",
@@ -93,24 +92,20 @@ class PostgresStatusView(PostgresRecorder, StatusView):
     ) -> tuple[JobRow | None, list[ComponentRow]]:
         """The job's row (None if unknown) and the rows of those named components it has."""
         names = [name.encode() for name in components]
-
-        def read(conn: Connection[TupleRow]) -> tuple[TupleRow | None, list[TupleRow]]:
-            job = conn.execute(self._sql["select_view_job"], {"job_id": job_id}).fetchone()
-            if not names:
-                return job, []
-            params = {"job_id": job_id, "names": names}
-            return job, conn.execute(
-                self._sql["select_view_named_components"], params, binary=True
+        params = {"job_id": job_id, "names": names}
+        found = self.datastore.run(
+            lambda conn: conn.execute(
+                self._sql["select_view_named"], params, binary=True
             ).fetchall()
-
-        job, found = self.datastore.run(read)
-        if job is None:
+        )
+        if not found or found[0][0] is not None:
             return None, []
+        (_, position, _, tally), *named = found
         by_name = {
-            bytes(name): _component(job_id, ordinal, state) for name, ordinal, state in found
+            bytes(name): _component(job_id, ordinal, state) for ordinal, _, name, state in named
         }
         rows = [by_name[name] for name in names if name in by_name]
-        return _job(job), rows
+        return _job((position, tally)), rows
 
     def snapshot(self, job_id: UUID) -> tuple[JobRow | None, list[ComponentRow]]:
         """The job's row (None if unknown) and all its component rows in declared order,
@@ -167,15 +162,16 @@ class PostgresStatusView(PostgresRecorder, StatusView):
         component_columns = _component_columns(components)
         with self._committing() as conn:
             params = {"since": since, "until": until, "channel": self.channel}
-            moved = conn.execute(self._sql["move_view_position"], params)
+            with conn.pipeline():  # One round trip; a position that moved rolls it all back.
+                moved = conn.execute(self._sql["move_view_position"], params)
+                if jobs:
+                    conn.execute(self._sql["upsert_view_jobs"], job_columns)
+                if components:
+                    conn.execute(self._sql["upsert_view_components"], component_columns)
             if moved.rowcount != 1:
                 row = conn.execute(self._sql["select_view_position"]).fetchone()
                 now = "none" if row is None else row[0]
                 raise IntegrityError(f"status view is at position {now}, not {since}")
-            if jobs:
-                conn.execute(self._sql["upsert_view_jobs"], job_columns)
-            if components:
-                conn.execute(self._sql["upsert_view_components"], component_columns)
 
     def components(self, job_id: UUID, *, after: int, limit: int) -> list[ComponentRow]:
         """Up to `limit` component rows of a job with ordinal above `after`, in order."""
