@@ -70,6 +70,8 @@ class Queries:
         another process may have deleted this process's events before this view saw them:
         then stop waiting."""
         written, delay = self._writes.written, 0.001
+        if not (everything or written):
+            return  # Nothing of this process's to wait for: no round trip.
         until = None if everything else written
         deadline = time.monotonic() + _READ_YOUR_WRITES_TIMEOUT
         while (applied := self._updater.catch_up(until=until)) < written:
