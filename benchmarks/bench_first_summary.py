@@ -3,9 +3,9 @@ the PostgreSQL status view has never been caught up and the feed holds 30,000 or
 events (one job of 10,000 or 100,000 components, three reports each, written by 4 processes).
 
 Each size is written once into a template database; every timing runs in a fresh process on
-a fresh copy of it. With `--before REV`, the same is timed for the `src` of git revision REV
-(exported to a temporary directory), alternating with this checkout, so both are measured in
-the same run on the same server.
+a fresh copy of it. The same is timed for the `src` of git revision `--before` (by default
+the last one before the read side was reworked, exported to a temporary directory),
+alternating with this checkout, so both are measured in the same run on the same server.
 
 Run: `.venv/bin/python benchmarks/bench_first_summary.py [--before REV] [--sizes 10000,100000]
 [--rounds 2]`
@@ -29,6 +29,8 @@ from jobledger import Tracker
 from jobledger.testing.postgres_server import database_url, throwaway_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
+BASELINE = "d96f7e5"
+"""The last revision before issue 13 (the read side): "before" in docs/benchmarks.md."""
 WRITERS = 4
 TIMED = """
 import sys, time
@@ -105,14 +107,21 @@ def export(revision: str, into: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--before", help="a git revision to compare with")
+    parser.add_argument(
+        "--before",
+        default=BASELINE,
+        help=f"a git revision to compare with ('' for none; {BASELINE})",
+    )
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, throwaway_postgres() as url:
         variants = {"after": _current(Path(tmp))}
         if args.before:
-            variants = {"before": str(export(args.before, Path(tmp) / "before")), **variants}
+            try:
+                variants = {"before": str(export(args.before, Path(tmp) / "before")), **variants}
+            except subprocess.CalledProcessError:
+                print(f"(revision {args.before} is not in this clone: timing this one only)")
         print("| events | " + " | ".join(variants) + " | speed-up |")
         print("| ---: |" + " ---: |" * (len(variants) + 1))
         for size in [int(s) for s in args.sizes.split(",")]:
@@ -124,7 +133,7 @@ def main() -> None:
                 for name, path in variants.items():
                     times[name].append(first_summary(url, tpl, job, path, run))
             cells = [", ".join(f"{t:.2f} s" for t in found) for found in times.values()]
-            ratio = min(times["before"]) / min(times["after"]) if args.before else 1.0
+            ratio = min(times["before"]) / min(times["after"]) if "before" in times else 1.0
             print(f"| {3 * size:,} | " + " | ".join(cells) + f" | {ratio:.1f}x |", flush=True)
 
 
