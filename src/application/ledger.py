@@ -3,10 +3,11 @@ translated into jobledger's."""
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import cast
+from typing import Protocol, cast
 from uuid import UUID
 
 from eventsourcing.application import Application
@@ -33,6 +34,13 @@ from .ports import (
     PrunableRecorder,
     StatusView,
 )
+
+
+class Background(Protocol):
+    """Work using the store from a thread of its own, stopped before the store closes."""
+
+    def stop(self) -> None:
+        """Stop, and return once the thread no longer uses the store."""
 
 
 class StreamConflict(StoreError):
@@ -126,14 +134,22 @@ class Ledger(Application[UUID]):
 
     def __init__(self, env: Mapping[str, str]) -> None:
         self._local_view: LocalStatusView | None = None
+        self._background: weakref.WeakSet[Background] = weakref.WeakSet()
         with store_errors():
             super().__init__({**env, "MAPPER_TOPIC": get_topic(PydanticMapper)})
 
     def close(self) -> None:
-        """Close the store, and the view this process keeps for it."""
+        """Stop the background work using the store (every Tracker's view keeper), then
+        close the store, and the view this process keeps for it."""
+        for work in list(self._background):
+            work.stop()
         if self._local_view is not None:
             self._local_view.close()
         super().close()
+
+    def runs_in_background(self, work: Background) -> None:
+        """Have `close()` stop `work` before the store closes (it may be mid-read)."""
+        self._background.add(work)
 
     def append(self, *events: Event) -> list[int]:
         """Record `events` atomically and return their positions in the feed.
@@ -218,12 +234,21 @@ class Ledger(Application[UUID]):
     def streams(self, originator_ids: Sequence[UUID]) -> list[JobEvent]:
         """Every event of these streams in recorded (feed) order, reading only them; raises
         `ConfigurationError` if the store cannot."""
+        with store_errors():
+            found = self._select_streams(originator_ids)
+            return [cast(JobEvent, self.mapper.to_domain_event(n)) for n in found]
+
+    def creation(self, job_id: UUID) -> int | None:
+        """The feed position of the first event of the job's stream (its creation), None if
+        it has none; raises `ConfigurationError` if the store cannot read streams."""
+        with store_errors():
+            return min((n.id for n in self._select_streams([job_id])), default=None)
+
+    def _select_streams(self, originator_ids: Sequence[UUID]) -> Sequence[Notification]:
         recorder: object = self.recorder
         if not isinstance(recorder, MultiStreamRecorder):
             raise ConfigurationError(f"the store {type(recorder).__name__} cannot read streams")
-        with store_errors():
-            found = recorder.select_streams(originator_ids)
-            return [cast(JobEvent, self.mapper.to_domain_event(n)) for n in found]
+        return recorder.select_streams(originator_ids)
 
     def delete_streams(self, originator_ids: Sequence[UUID]) -> None:
         """Delete whole streams; raises `ConfigurationError` if the store cannot."""

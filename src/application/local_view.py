@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from threading import Lock, RLock
+from threading import RLock
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, InterfaceError
@@ -23,7 +23,7 @@ class LocalStatusView(StatusView):
 
     def __init__(self, owner: str = "the local status view") -> None:
         self._lock = RLock()
-        self._updater = Lock()
+        self._updater = RLock()  # Re-entered by a commit inside `advancing`.
         self._owner = owner
         self._closed = False
         self._position = 0
@@ -67,7 +67,8 @@ class LocalStatusView(StatusView):
     def commit(
         self, since: int, until: int, jobs: Sequence[JobRow], components: Sequence[ComponentRow]
     ) -> None:
-        with self._held():
+        """Outside an updater's turn (a repair), after the updater in flight, if any."""
+        with self._updater, self._held():
             if self._position != since:
                 raise IntegrityError(f"view is at position {self._position}, not {since}")
             for job in jobs:

@@ -55,6 +55,7 @@ class Queries:
         self._job = job
         self._updater = ViewUpdater(ledger, view, clock)
         self._keeper = ViewKeeper(self._updater, writes, ledger.closing.is_set)
+        ledger.runs_in_background(self._keeper)
         self._queried = False
         self._watching = False
 
@@ -62,14 +63,14 @@ class Queries:
         """Stop the view keeper (before the store closes)."""
         self._keeper.stop()
 
-    def catch_up(self, *, everything: bool = False) -> None:
+    def catch_up(self, *, everything: bool = False, past: int = 0) -> None:
         """Catch the view up past everything this process recorded, and with `everything`
         past everything recorded before the call, by any process. A store may hold a later
         position back until every earlier one is decided (PostgreSQL's feed does, for
         transactions still in flight), so keep looking briefly until it is. A prune in
         another process may have deleted this process's events before this view saw them:
-        then stop waiting."""
-        written, delay = self._writes.written, 0.001
+        then stop waiting. `past`: a position to catch up past as well (a job's creation)."""
+        written, delay = max(self._writes.written, past), 0.001
         if not (everything or written):
             return  # Nothing of this process's to wait for: no round trip.
         until = None if everything else written
@@ -181,16 +182,19 @@ class Queries:
         self._keeper.start()
         self.catch_up(everything=not self._queried)
         self._queried = True
+        if (failure := self._keeper.failure) is not None:
+            raise StoreError(f"the status view cannot be caught up: {failure}") from failure
 
     def _read(
         self, job_id: UUID, read: Callable[[], tuple[JobRow | None, list[ComponentRow]]]
     ) -> tuple[JobRow, list[ComponentRow]]:
-        """The job's rows as `read()` returns them; if the view does not know the job, catch
-        it up past everything recorded before this call and read again (a job created in
-        another process just now), then raise `JobNotFound`."""
+        """The job's rows as `read()` returns them; if the view does not know the job but
+        the store has its creation (made in another process just now), catch the view up past
+        it and read again; else raise `JobNotFound` (at the cost of one read of the job's
+        stream, however busy the store)."""
         row, rows = read()
-        if row is None:
-            self.catch_up(everything=True)
+        if row is None and (created := self._ledger.creation(job_id)) is not None:
+            self.catch_up(past=created)
             row, rows = read()
         if row is None:
             raise JobNotFound(f"no job with id {job_id}")

@@ -25,8 +25,8 @@ class ViewKeeper:
 
     `start()` starts it (again in a forked child, which has no thread yet), `stop()` stops it
     for good, and it ends by itself once the store is `closed()` (by another Tracker sharing
-    it). Failures are logged, once per message, and retried with back-off up to 1 s; they
-    never reach a caller."""
+    it). Failures are logged, once per message, and retried with back-off up to 1 s; until
+    an attempt succeeds again, queries raise them (`failure`)."""
 
     def __init__(
         self,
@@ -43,6 +43,14 @@ class ViewKeeper:
         self._stopped = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._failure: Exception | None = None
+
+    @property
+    def failure(self) -> Exception | None:
+        """Why the last attempt to catch up failed (None if it did not, or while the next
+        one runs): queries raise it, so that a view that stopped moving is never served as
+        if it were current."""
+        return self._failure
 
     def start(self) -> None:
         """Start the thread unless it runs, or the keeper was stopped."""
@@ -66,10 +74,12 @@ class ViewKeeper:
         seen, pause, failure = -1, self._interval, ""
         while not self._stopped.is_set() and not self._closed():
             try:
-                position = self._updater.catch_up(wait=False)
-            except Exception as error:  # Logged, never raised: no caller is waiting on it.
+                self._failure = None  # A new attempt: queries meanwhile read what it commits.
+                position = self._updater.catch_up(wait=False, stop=self._stopped.is_set)
+            except Exception as error:  # Logged, and raised by the queries (`failure`).
                 if self._closed():
                     return
+                self._failure = error
                 if str(error) != failure:
                     failure = str(error)
                     logger.warning(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -67,7 +67,7 @@ class _Draft:
         if self.tally is None and not isinstance(event, JobCreated):
             logger.debug("skipping event %r of an unknown (pruned?) job", event)
             return
-        if self.tally is not None and isinstance(event, JobCreated):
+        if self.tally is not None and event.originator_version <= self.tally.job_version:
             return  # the row was read after another updater applied this batch
         new = _new_names(event)
         first = 0 if self.tally is None else self.tally.total
@@ -86,7 +86,7 @@ class _Ordinals:
     updater applied, up to `limit` names, the oldest jobs forgotten first: a job's
     declared order never changes, so they never go stale. Safe to share between threads."""
 
-    def __init__(self, limit: int = 1_000_000) -> None:
+    def __init__(self, limit: int = 200_000) -> None:
         self._limit = limit
         self._size = 0
         self._jobs: OrderedDict[UUID, dict[str, int]] = OrderedDict()
@@ -103,9 +103,11 @@ class _Ordinals:
         if not ordinals:
             return
         with self._lock:
-            self._jobs.setdefault(job_id, {}).update(ordinals)
+            known = self._jobs.setdefault(job_id, {})
+            self._size -= len(known)
+            known.update(ordinals)
+            self._size += len(known)
             self._jobs.move_to_end(job_id)
-            self._size += len(ordinals)
             while self._size > self._limit and len(self._jobs) > 1:
                 self._size -= len(self._jobs.popitem(last=False)[1])
 
@@ -118,17 +120,23 @@ class _ReadAhead:
     def __init__(self, ledger: Ledger) -> None:
         self._ledger = ledger
         self._pool: ThreadPoolExecutor | None = None
-        self._next: tuple[tuple[int, int], Future[_Batch]] | None = None
+        self._next: tuple[int, int, Future[_Batch]] | None = None
 
     def read(self, after: int, end: int) -> _Batch:
-        """Up to a batch of events after position `after`, at most `end`."""
+        """Up to a batch of events after position `after`, at most `end` (a batch read ahead
+        up to an earlier end is as good: the rest comes with the next one)."""
         ahead, self._next = self._next, None
-        batch = ahead[1].result() if ahead and ahead[0] == (after, end) else self._read(after, end)
+        if ahead and ahead[0] == after and ahead[1] <= end:
+            batch = ahead[2].result()
+        else:
+            batch = self._read(after, end)
         if len(batch) == _BATCH and batch[-1][0] < end:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(1, thread_name_prefix="jobledger-feed")
-            nxt = (batch[-1][0], end)
-            self._next = (nxt, self._pool.submit(self._read, *nxt))
+            try:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(1, thread_name_prefix="jobledger-feed")
+                self._next = (batch[-1][0], end, self._pool.submit(self._read, batch[-1][0], end))
+            except RuntimeError:  # The interpreter is exiting: no new threads; read in turn.
+                pass
         return batch
 
     def close(self) -> None:
@@ -162,20 +170,29 @@ class ViewUpdater:
         self._record_finishes = record_finishes
         self._ordinals = _Ordinals()
 
-    def catch_up(self, *, until: int | None = None, wait: bool = True) -> int:
+    def catch_up(
+        self,
+        *,
+        until: int | None = None,
+        wait: bool = True,
+        stop: Callable[[], bool] | None = None,
+    ) -> int:
         """Apply every event recorded before the call (or up to position `until`), and the
         finish records it appends itself; return the view's position. Events other processes
         record meanwhile are left for the next call, so a busy store cannot keep it chasing.
         While another updater advances the view, wait for its commits, or with `wait=False`
-        return the position as it stands."""
+        return the position as it stands. Once `stop()` is true, return after the batch
+        under way."""
         with store_errors():
             end = until if until is not None else self._ledger.recorder.max_notification_id() or 0
         if (position := self._view.position()) >= end:
             return position  # Nothing to apply: take no lock.
         with closing(_ReadAhead(self._ledger)) as feed:
-            return self._catch_up(feed, end, wait)
+            return self._catch_up(feed, end, wait, stop)
 
-    def _catch_up(self, feed: _ReadAhead, end: int, wait: bool) -> int:
+    def _catch_up(
+        self, feed: _ReadAhead, end: int, wait: bool, stop: Callable[[], bool] | None
+    ) -> int:
         while True:
             with self._view.advancing() as mine:
                 since = self._view.position()
@@ -189,6 +206,8 @@ class ViewUpdater:
                     if recorded == 0 and batch[-1][0] >= end:
                         return batch[-1][0]  # Committed, and nothing of its own to fold.
                     end = max(end, recorded or 0)
+                    if stop is not None and stop():
+                        return self._view.position()
                     continue
             if not wait:
                 return since
@@ -209,13 +228,14 @@ class ViewUpdater:
         except StreamConflict:
             logger.debug("view moved past %d while this batch was applied; again", since)
             return None
+        for job_id, draft in drafts.items():  # Only a fold that counted: it is the view's.
+            self._ordinals.learn(job_id, draft.added)
         return recorded
 
     def _apply(self, batch: Sequence[tuple[int, JobEvent | StoredReport]]) -> dict[UUID, _Draft]:
         drafts = self._load(batch)
-        for job_id, draft in drafts.items():
+        for draft in drafts.values():
             draft.fold()
-            self._ordinals.learn(job_id, draft.added)
         return drafts
 
     def _load(self, batch: Sequence[tuple[int, JobEvent | StoredReport]]) -> dict[UUID, _Draft]:

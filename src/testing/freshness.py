@@ -10,12 +10,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
+from uuid import uuid4
 
 import pytest
 
 from ..application.ports import StatusView
 from ..application.tracker import Tracker
-from ..domain.errors import StoreError
+from ..domain.errors import JobNotFound, StoreError
 from ..domain.status import Status
 from .clock import FrozenClock
 from .finish_race import finish_records
@@ -33,13 +34,15 @@ def keepers() -> set[threading.Thread]:
 
 
 @contextmanager
-def another_updater(view: StatusView) -> Iterator[None]:
+def another_updater(view: StatusView, *, exclusive: bool = True) -> Iterator[None]:
     """Advance `view` for the block, as an updater in another process would, keeping every
-    other updater (this process's view keepers included) out; skip the test for a view that
-    keeps no updater out."""
+    other updater (this process's view keepers included) out. A view that lets a second
+    one in fails, unless it is not `exclusive` (then the test is skipped)."""
     with view.advancing() as mine:
         assert mine, "nothing else advances the view at this point"
         if run_apart(lambda: _advances(view)):
+            if exclusive:
+                pytest.fail("the view let a second updater in while one was advancing it")
             pytest.skip("this store's view lets several updaters advance it at once")
         yield
 
@@ -90,13 +93,17 @@ def eventually(condition: Callable[[], bool]) -> None:
 class FreshnessContract(StoreUnderTest):
     """What a query waits for, and the view keeper that applies the rest."""
 
+    exclusive_view = True
+    """Whether the store's view keeps a second updater out while one advances it (every
+    jobledger store's does; a view relying on `commit`'s position check alone does not)."""
+
     def test_a_query_does_not_wait_for_what_other_trackers_report(
         self, tracker: Tracker, clock: FrozenClock
     ) -> None:
         job = tracker.create_job(["a", "b"])
         reader = Tracker(tracker.ledger, clock=clock)
         assert reader.summary(job).counts[Status.PENDING] == 2
-        with another_updater(tracker.view):
+        with another_updater(tracker.view, exclusive=self.exclusive_view):
             tracker.complete(job, "a")
             before = run_apart(lambda: reader.summary(job))
         assert before.counts[Status.PENDING] == 2, "applied while another updater held the view"
@@ -120,13 +127,40 @@ class FreshnessContract(StoreUnderTest):
     ) -> None:
         reader = Tracker(tracker.ledger, clock=clock)
         assert reader.jobs().items == ()
-        with another_updater(tracker.view):
+        with another_updater(tracker.view, exclusive=self.exclusive_view):
             job = tracker.create_job(["a"])
             asked = start_apart(lambda: reader.summary(job))
             # Only gives a query that does not wait its chance to answer (wrongly) while no
             # updater can apply the job; a right one waits for the view, however long.
             time.sleep(0.2)
         assert asked().job_id == job
+
+    def test_an_unknown_id_is_not_found_without_waiting_for_the_view(
+        self, tracker: Tracker, clock: FrozenClock
+    ) -> None:
+        job = tracker.create_job(["a"])
+        reader = Tracker(tracker.ledger, clock=clock)
+        reader.summary(job)
+        with another_updater(tracker.view, exclusive=self.exclusive_view):
+            tracker.complete(job, "a")  # A backlog no updater can apply now.
+            with pytest.raises(JobNotFound):
+                run_apart(lambda: reader.summary(uuid4()))
+
+    def test_a_failing_view_makes_queries_fail_not_wait_forever(
+        self, tracker: Tracker, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        job = tracker.create_job(["a"])
+        reader = Tracker(tracker.ledger, clock=clock)
+        reader.summary(job)
+        broken = "the view cannot be written (test)"
+
+        def fail(*args: object, **kwargs: object) -> None:
+            raise StoreError(broken)
+
+        monkeypatch.setattr(reader.view, "commit", fail)
+        tracker.complete(job, "a")
+        with pytest.raises(StoreError, match="test"):
+            reader.wait(job, timeout=HANG_GUARD)
 
     def test_the_keeper_applies_what_other_trackers_report(
         self, tracker: Tracker, clock: FrozenClock

@@ -87,6 +87,19 @@ class StatusViewContract(ABC):
         view.commit(5, 5, [], [])  # A repair at the same position.
         assert view.position() == 5
 
+    def test_a_refused_commit_changes_nothing_inside_an_updaters_turn_either(
+        self, view: StatusView
+    ) -> None:
+        job, late = uuid4(), uuid4()
+        view.commit(0, 5, [job_row(job, 1)], [component_row(job, 0)])
+        with view.advancing() as mine:
+            assert mine
+            with pytest.raises(IntegrityError):  # The updater goes on in its turn.
+                view.commit(0, 9, [job_row(late, 8)], [component_row(job, 0, Status.FAILED)])
+        assert view.position() == 5
+        assert view.load(late, ()) == (None, [])
+        assert view.load(job, ["c0"])[1] == [component_row(job, 0)]
+
     def test_rows_round_trip_and_load_returns_the_named_components_it_has(
         self, view: StatusView
     ) -> None:

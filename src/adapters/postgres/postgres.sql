@@ -204,12 +204,6 @@ CREATE INDEX IF NOT EXISTS {components_stale_idx} ON {components} (updated_at, j
 -- name: select_view_position
 SELECT position FROM {position} WHERE view = 'status';
 
--- name: move_view_position
--- A committer whose position has moved updates nothing and gives up (the caller retries
--- from the new position). The notification is sent only if the transaction commits.
-UPDATE {position} SET position = %(until)s WHERE view = 'status' AND position = %(since)s
-RETURNING pg_notify(%(channel)s, %(until)s::text);
-
 -- name: lock_view_position
 -- Waits for the updater advancing the view now (see try_lock_view), and keeps others out.
 SELECT pg_advisory_xact_lock(%(key)s);
@@ -224,23 +218,33 @@ SELECT pg_try_advisory_xact_lock(%(key)s);
 -- Returns once the updater holding the lock lets go (autocommit: released at once).
 SELECT pg_advisory_xact_lock_shared(%(key)s);
 
--- name: upsert_view_jobs
--- Columns as arrays passed as binary parameters: psycopg dumps text arrays element by
+-- name: commit_view_batch
+-- One statement, so one round trip: move the position from `since` to `until` and upsert the
+-- rows, only if it moved (a committer whose position has moved changes nothing; the caller
+-- retries from the new position). The notification is sent only if the transaction commits.
+-- Columns come as arrays passed as binary parameters: psycopg dumps text arrays element by
 -- element with regular expressions, which took a third of a catch-up.
-INSERT INTO {jobs} AS j (job_id, position, overall, tally)
-SELECT * FROM unnest(%(job_ids)b::uuid[], %(positions)b::bigint[], %(overalls)b::text[], %(tallies)b::text[])
-ON CONFLICT (job_id) DO UPDATE
-SET position = excluded.position, overall = excluded.overall, tally = excluded.tally;
-
--- name: upsert_view_components
-INSERT INTO {components} AS c (job_id, name, ordinal, status, updated_at, state)
-SELECT * FROM unnest(
-    %(job_ids)b::uuid[], %(names)b::bytea[], %(ordinals)b::bigint[], %(statuses)b::text[],
-    %(updated)b::timestamptz[], %(states)b::text[]
+WITH moved AS (
+    UPDATE {position} SET position = %(until)s WHERE view = 'status' AND position = %(since)s
+    RETURNING pg_notify(%(channel)s, %(until)s::text)
+), upserted_jobs AS (
+    INSERT INTO {jobs} AS j (job_id, position, overall, tally)
+    SELECT * FROM unnest(
+        %(job_ids)b::uuid[], %(positions)b::bigint[], %(overalls)b::text[], %(tallies)b::text[]
+    ) WHERE EXISTS (SELECT FROM moved)
+    ON CONFLICT (job_id) DO UPDATE
+    SET position = excluded.position, overall = excluded.overall, tally = excluded.tally
+), upserted_components AS (
+    INSERT INTO {components} AS c (job_id, name, ordinal, status, updated_at, state)
+    SELECT * FROM unnest(
+        %(component_job_ids)b::uuid[], %(names)b::bytea[], %(ordinals)b::bigint[],
+        %(statuses)b::text[], %(updated)b::timestamptz[], %(states)b::text[]
+    ) WHERE EXISTS (SELECT FROM moved)
+    ON CONFLICT (job_id, name) DO UPDATE
+    SET ordinal = excluded.ordinal, status = excluded.status, updated_at = excluded.updated_at,
+        state = excluded.state
 )
-ON CONFLICT (job_id, name) DO UPDATE
-SET ordinal = excluded.ordinal, status = excluded.status, updated_at = excluded.updated_at,
-    state = excluded.state;
+SELECT count(*) FROM moved;
 
 -- name: select_view_named
 -- One statement, one round trip: the job's row first (no ordinal), then the named

@@ -30,12 +30,10 @@ from .recorders import PostgresRecorder, check_identifier, quoted
 
 _STATEMENTS = (
     "select_view_position",
-    "move_view_position",
     "lock_view_position",
     "try_lock_view",
     "await_view_lock",
-    "upsert_view_jobs",
-    "upsert_view_components",
+    "commit_view_batch",
     "select_view_named",
     "select_view_snapshot",
     "select_view_components",
@@ -158,19 +156,18 @@ class PostgresStatusView(PostgresRecorder, StatusView):
 
         Raises `IntegrityError` (and changes nothing) if the position is no longer `since`.
         """
-        job_columns = _job_columns(jobs)
-        component_columns = _component_columns(components)
+        params = {
+            "since": since,
+            "until": until,
+            "channel": self.channel,
+            **_job_columns(jobs),
+            **_component_columns(components),
+        }
         with self._committing() as conn:
-            params = {"since": since, "until": until, "channel": self.channel}
-            with conn.pipeline():  # One round trip; a position that moved rolls it all back.
-                moved = conn.execute(self._sql["move_view_position"], params)
-                if jobs:
-                    conn.execute(self._sql["upsert_view_jobs"], job_columns)
-                if components:
-                    conn.execute(self._sql["upsert_view_components"], component_columns)
-            if moved.rowcount != 1:
-                row = conn.execute(self._sql["select_view_position"]).fetchone()
-                now = "none" if row is None else row[0]
+            row = conn.execute(self._sql["commit_view_batch"], params).fetchone()
+            if not row or row[0] != 1:
+                found = conn.execute(self._sql["select_view_position"]).fetchone()
+                now = "none" if found is None else found[0]
                 raise IntegrityError(f"status view is at position {now}, not {since}")
 
     def components(self, job_id: UUID, *, after: int, limit: int) -> list[ComponentRow]:
@@ -244,7 +241,7 @@ def _job_columns(jobs: Sequence[JobRow]) -> dict[str, list[object]]:
 def _component_columns(components: Sequence[ComponentRow]) -> dict[str, list[object]]:
     latest = list({(row.job_id, row.status.name): row for row in components}.values())
     return {
-        "job_ids": [row.job_id for row in latest],
+        "component_job_ids": [row.job_id for row in latest],
         "names": [row.status.name.encode() for row in latest],
         "ordinals": [row.ordinal for row in latest],
         "statuses": [row.status.status.value for row in latest],
