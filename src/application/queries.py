@@ -64,15 +64,15 @@ class Queries:
         self._keeper.stop()
 
     def catch_up(self, *, everything: bool = False, past: int = 0) -> None:
-        """Catch the view up past everything this process recorded, and with `everything`
+        """Catch the view up past everything this Tracker recorded, and with `everything`
         past everything recorded before the call, by any process. A store may hold a later
         position back until every earlier one is decided (PostgreSQL's feed does, for
         transactions still in flight), so keep looking briefly until it is. A prune in
-        another process may have deleted this process's events before this view saw them:
+        another process may have deleted this Tracker's events before this view saw them:
         then stop waiting. `past`: a position to catch up past as well (a job's creation)."""
         written, delay = max(self._writes.written, past), 0.001
         if not (everything or written):
-            return  # Nothing of this process's to wait for: no round trip.
+            return  # Nothing of this Tracker's to wait for: no round trip.
         until = None if everything else written
         deadline = time.monotonic() + _READ_YOUR_WRITES_TIMEOUT
         while (applied := self._updater.catch_up(until=until)) < written:
@@ -178,7 +178,7 @@ class Queries:
 
     def _prepare(self) -> None:
         """What every query does first: start the view keeper, and catch the view up past
-        this process's writes (on the first query, past everything recorded before it)."""
+        this Tracker's writes (on the first query, past everything recorded before it)."""
         self._keeper.start()
         self.catch_up(everything=not self._queried)
         self._queried = True
@@ -201,7 +201,7 @@ class Queries:
         return row, rows
 
     def _pruned(self, newest: tuple[UUID, int] | None) -> bool:
-        """Whether the newest event this process wrote has been deleted since."""
+        """Whether the newest event this Tracker wrote has been deleted since."""
         if newest is None:
             return False
         stream_id, version = newest

@@ -1,4 +1,4 @@
-"""What this process has written: the positions queries must see (read-your-writes), and a
+"""What a Tracker has written: the positions queries must see (read-your-writes), and a
 signal for whoever waits on a change."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from uuid import UUID
 
 
 class WriteLog:
-    """The newest feed position this process appended (and that event's stream and
+    """The newest feed position this Tracker appended (and that event's stream and
     version), and a generation that moves with every append (and every view batch the store
     signals), so waiters wake at once. Safe to share between threads."""
 

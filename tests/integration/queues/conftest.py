@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from jobledger import JobStatus, Status, Tracker
+from jobledger.testing.freshness import eventually
 from jobledger.testing.redis_server import stop_process
 
 HERE = Path(__file__).resolve().parent
@@ -106,11 +107,3 @@ def settled(tracker: Tracker, job: uuid.UUID) -> JobStatus:
     final = {Status.COMPLETED, Status.FAILED}
     eventually(lambda: all(c.status in final for c in tracker.status(job).components.values()))
     return tracker.status(job)
-
-
-def eventually(check: Callable[[], bool], timeout: float = 30.0) -> None:
-    """Wait until `check()` is true."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
