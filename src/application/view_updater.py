@@ -126,9 +126,8 @@ class _ReadAhead:
         """Up to a batch of events after position `after`, at most `end` (a batch read ahead
         up to an earlier end is as good: the rest comes with the next one)."""
         ahead, self._next = self._next, None
-        if ahead and ahead[0] == after and ahead[1] <= end:
-            batch = ahead[2].result()
-        else:
+        batch = ahead[2].result() if ahead and ahead[0] == after and ahead[1] <= end else []
+        if not batch:  # Nothing read ahead, or nothing up to an earlier end: read to this one.
             batch = self._read(after, end)
         if len(batch) == _BATCH and batch[-1][0] < end:
             try:
