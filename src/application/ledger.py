@@ -125,11 +125,21 @@ class Ledger(Application[UUID]):
 
     def __init__(self, env: Mapping[str, str]) -> None:
         self._local_view: LocalStatusView | None = None
+        self._on_close: list[Callable[[], None]] = []
         with store_errors():
             super().__init__({**env, "MAPPER_TOPIC": get_topic(PydanticMapper)})
 
+    def on_close(self, callback: Callable[[], None]) -> None:
+        """Call `callback` when the ledger closes, before the store does: what uses the store
+        in threads of its own (a Tracker's view keeper) stops there, whichever Tracker on
+        this ledger closes it."""
+        self._on_close.append(callback)
+
     def close(self) -> None:
-        """Close the store, and the view this process keeps for it."""
+        """Stop what uses the store in the background, then close the store, and the view
+        this process keeps for it."""
+        for callback in self._on_close:
+            callback()
         if self._local_view is not None:
             self._local_view.close()
         super().close()

@@ -38,7 +38,7 @@ _READ_YOUR_WRITES_TIMEOUT = 30.0
 
 class Queries:
     """Reads the status view (and, for history, the job's streams); the first query starts
-    a `ViewKeeper`, which `close()` stops."""
+    a `ViewKeeper`, which stops when the ledger closes."""
 
     def __init__(
         self,
@@ -54,13 +54,10 @@ class Queries:
         self._writes = writes
         self._job = job
         self._updater = ViewUpdater(ledger, view, clock)
-        self._keeper = ViewKeeper(self._updater, writes, ledger.closing.is_set)
+        self._keeper = ViewKeeper(self._updater, writes)
+        ledger.on_close(self._keeper.stop)
         self._queried = False
         self._watching = False
-
-    def close(self) -> None:
-        """Stop the view keeper (before the store closes)."""
-        self._keeper.stop()
 
     def catch_up(self, *, everything: bool = False) -> None:
         """Catch the view up past everything this process recorded, and with `everything`
