@@ -171,11 +171,12 @@ class Queries:
         return self._snapshot(job_id)
 
     def _prepare(self) -> None:
-        """What every query does first: start the view keeper, and catch the view up past
-        this process's writes (on the first query, past everything recorded before it)."""
-        self._keeper.start()
+        """What every query does first: catch the view up past this process's writes (on the
+        first query, past everything recorded before it, alone: the finish records it
+        appends included), then make sure the view keeper runs."""
         self.catch_up(everything=not self._queried)
         self._queried = True
+        self._keeper.start()
 
     def _read(
         self, job_id: UUID, read: Callable[[], tuple[JobRow | None, list[ComponentRow]]]
