@@ -38,7 +38,7 @@ _READ_YOUR_WRITES_TIMEOUT = 30.0
 
 class Queries:
     """Reads the status view (and, for history, the job's streams); the first query starts
-    a `ViewKeeper`, which `close()` stops."""
+    a `ViewKeeper`, which stops when the ledger closes."""
 
     def __init__(
         self,
@@ -58,10 +58,6 @@ class Queries:
         ledger.runs_in_background(self._keeper)
         self._queried = False
         self._watching = False
-
-    def close(self) -> None:
-        """Stop the view keeper (before the store closes)."""
-        self._keeper.stop()
 
     def catch_up(self, *, everything: bool = False, past: int = 0) -> None:
         """Catch the view up past everything this Tracker recorded, and with `everything`
@@ -177,11 +173,12 @@ class Queries:
         return self._snapshot(job_id)
 
     def _prepare(self) -> None:
-        """What every query does first: start the view keeper, and catch the view up past
-        this Tracker's writes (on the first query, past everything recorded before it)."""
-        self._keeper.start()
+        """What every query does first: catch the view up past this Tracker's writes (on
+        the first query, past everything recorded before it, alone: the finish records it
+        appends included), then make sure the view keeper runs; raise its last failure."""
         self.catch_up(everything=not self._queried)
         self._queried = True
+        self._keeper.start()
         if (failure := self._keeper.failure) is not None:
             raise StoreError(f"the status view cannot be caught up: {failure}") from failure
 

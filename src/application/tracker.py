@@ -102,9 +102,8 @@ class Tracker:
         return self._view
 
     def close(self) -> None:
-        """Stop the view keeper, then release the store's resources (connections, file
-        handles)."""
-        self._queries.close()
+        """Stop the view keeper (of every Tracker on this ledger), then release the store's
+        resources (connections, file handles)."""
         self._ledger.close()
 
     def __enter__(self) -> Tracker:

@@ -192,9 +192,11 @@ class FreshnessContract(StoreUnderTest):
             tracker.run_hooks(once=True)
             assert not keepers() - before, "a Tracker that only writes started a view keeper"
             tracker.summary(job)
-            [keeper] = keepers() - before
-            assert keeper.daemon
-        assert not keeper.is_alive()
+            Tracker(tracker.ledger, clock=clock).summary(job)  # Another Tracker on the ledger.
+            started = keepers() - before
+            assert len(started) == 2
+            assert all(keeper.daemon for keeper in started)
+        assert not any(keeper.is_alive() for keeper in started), "a keeper outlived close()"
         with pytest.raises(StoreError, match="is closed"):
             tracker.summary(job)
         assert not keepers() - before, "a query after close() started a view keeper"
