@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -90,6 +90,15 @@ def eventually(condition: Callable[[], bool]) -> None:
         time.sleep(0.01)
 
 
+def _watched_job(tracker: Tracker, clock: FrozenClock) -> tuple[UUID, Tracker]:
+    """A one-component job of `tracker`, and another Tracker on its ledger that has queried
+    it (so its view keeper runs)."""
+    job = tracker.create_job(["a"])
+    reader = Tracker(tracker.ledger, clock=clock)
+    reader.summary(job)
+    return job, reader
+
+
 class FreshnessContract(StoreUnderTest):
     """What a query waits for, and the view keeper that applies the rest."""
 
@@ -138,9 +147,7 @@ class FreshnessContract(StoreUnderTest):
     def test_an_unknown_id_is_not_found_without_waiting_for_the_view(
         self, tracker: Tracker, clock: FrozenClock
     ) -> None:
-        job = tracker.create_job(["a"])
-        reader = Tracker(tracker.ledger, clock=clock)
-        reader.summary(job)
+        job, reader = _watched_job(tracker, clock)
         with another_updater(tracker.view, exclusive=self.exclusive_view):
             tracker.complete(job, "a")  # A backlog no updater can apply now.
             with pytest.raises(JobNotFound):
@@ -149,9 +156,7 @@ class FreshnessContract(StoreUnderTest):
     def test_a_failing_view_makes_queries_fail_not_wait_forever(
         self, tracker: Tracker, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        job = tracker.create_job(["a"])
-        reader = Tracker(tracker.ledger, clock=clock)
-        reader.summary(job)
+        job, reader = _watched_job(tracker, clock)
         broken = "the view cannot be written (test)"
 
         def fail(*args: object, **kwargs: object) -> None:
@@ -165,9 +170,7 @@ class FreshnessContract(StoreUnderTest):
     def test_the_keeper_applies_what_other_trackers_report(
         self, tracker: Tracker, clock: FrozenClock
     ) -> None:
-        job = tracker.create_job(["a"])
-        reader = Tracker(tracker.ledger, clock=clock)
-        reader.summary(job)
+        job, reader = _watched_job(tracker, clock)
         position = tracker.complete(job, "a").position  # `tracker` itself never queries.
         assert position is not None
         eventually(lambda: tracker.view.position() >= position)
