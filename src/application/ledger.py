@@ -148,8 +148,11 @@ class Ledger(Application[UUID]):
         super().close()
 
     def runs_in_background(self, work: Background) -> None:
-        """Have `close()` stop `work` before the store closes (it may be mid-read)."""
+        """Have `close()` stop `work` before the store closes (it may be mid-read); stop it
+        at once if the ledger is closed already."""
         self._background.add(work)
+        if self.closing.is_set():
+            work.stop()
 
     def append(self, *events: Event) -> list[int]:
         """Record `events` atomically and return their positions in the feed.

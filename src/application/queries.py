@@ -54,7 +54,7 @@ class Queries:
         self._writes = writes
         self._job = job
         self._updater = ViewUpdater(ledger, view, clock)
-        self._keeper = ViewKeeper(self._updater, writes, ledger.closing.is_set)
+        self._keeper = ViewKeeper(self._updater, writes)
         ledger.runs_in_background(self._keeper)
         self._queried = False
         self._watching = False

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 
 from ..domain.errors import StoreError
 from .view_updater import ViewUpdater
@@ -23,22 +22,14 @@ class ViewKeeper:
     other updater (thread or process) is, wakes `follow`/`wait` whenever the view moves, and
     looks again every `interval` seconds when there was nothing to do.
 
-    `start()` starts it (again in a forked child, which has no thread yet), `stop()` stops it
-    for good, and it ends by itself once the store is `closed()` (by another Tracker sharing
-    it). Failures are logged, once per message, and retried with back-off up to 1 s; until
+    `start()` starts it (again in a forked child, which has no thread yet) and `stop()` stops
+    it for good: the ledger does, before its store closes (`Ledger.runs_in_background`).
+    Failures are logged, once per message, and retried with back-off up to 1 s; until
     an attempt succeeds again, queries raise them (`failure`)."""
 
-    def __init__(
-        self,
-        updater: ViewUpdater,
-        writes: WriteLog,
-        closed: Callable[[], bool],
-        *,
-        interval: float = 0.05,
-    ) -> None:
+    def __init__(self, updater: ViewUpdater, writes: WriteLog, *, interval: float = 0.05) -> None:
         self._updater = updater
         self._writes = writes
-        self._closed = closed
         self._interval = interval
         self._stopped = threading.Event()
         self._lock = threading.Lock()
@@ -72,13 +63,11 @@ class ViewKeeper:
 
     def _run(self) -> None:
         seen, pause, failure = -1, self._interval, ""
-        while not self._stopped.is_set() and not self._closed():
+        while not self._stopped.is_set():
             try:
                 self._failure = None  # A new attempt: queries meanwhile read what it commits.
                 position = self._updater.catch_up(wait=False, stop=self._stopped.is_set)
             except Exception as error:  # Logged, and raised by the queries (`failure`).
-                if self._closed():
-                    return
                 self._failure = error
                 if str(error) != failure:
                     failure = str(error)
