@@ -96,24 +96,18 @@ class PostgresStatusView(PostgresRecorder, StatusView):
                 self._sql["select_view_named"], params, binary=True
             ).fetchall()
         )
-        if not found or found[0][0] is not None:
-            return None, []
-        (_, position, _, tally), *named = found
+        job, named = _job_first(found)
         by_name = {
             bytes(name): _component(job_id, ordinal, state) for ordinal, _, name, state in named
         }
-        rows = [by_name[name] for name in names if name in by_name]
-        return _job((position, tally)), rows
+        return job, [by_name[name] for name in names if name in by_name]
 
     def snapshot(self, job_id: UUID) -> tuple[JobRow | None, list[ComponentRow]]:
         """The job's row (None if unknown) and all its component rows in declared order,
         read in one statement (so from one snapshot)."""
         params = {"job_id": job_id}
         found = self.datastore.fetch(self._sql["select_view_snapshot"], params)
-        if not found or found[0][0] is not None:
-            return None, []
-        (_, position, tally), *components = found
-        job = _job((position, tally))
+        job, components = _job_first(found)
         return job, [_component(job_id, ordinal, state) for ordinal, _, state in components]
 
     @contextmanager
@@ -218,6 +212,15 @@ class PostgresStatusView(PostgresRecorder, StatusView):
         with self.datastore.connection() as conn, conn.transaction():
             conn.execute(self._sql["lock_view_position"], self._lock)
             yield conn
+
+
+def _job_first(found: list[TupleRow]) -> tuple[JobRow | None, list[TupleRow]]:
+    """The rows of a statement returning the job's row first (no ordinal; its position
+    second, its tally last), then component rows: the job (None if unknown) and those."""
+    if not found or found[0][0] is not None:
+        return None, []
+    job, *components = found
+    return _job((job[1], job[-1])), components
 
 
 def _job(row: TupleRow) -> JobRow:
