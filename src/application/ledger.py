@@ -28,6 +28,8 @@ from .local_view import LocalStatusView
 from .mapper import REPORT_TOPIC, PydanticMapper, StoredReport
 from .ports import (
     ComponentRow,
+    FeedRow,
+    FeedRowsRecorder,
     JobRow,
     MultiStreamRecorder,
     ProvidesStatusView,
@@ -200,15 +202,28 @@ class Ledger(Application[UUID]):
         """`feed`, as the status view applies it: reports read on the trusted path
         (`StoredReport`, without validating them again), every other event in full."""
         mapper = cast(PydanticMapper, self.mapper)
+        recorder = self.recorder
         with store_errors():
+            rows: Sequence[FeedRow]
+            if isinstance(recorder, FeedRowsRecorder):
+                topics = [get_topic(t) for t in types]
+                rows = recorder.select_feed_rows(
+                    after=after, limit=limit, topics=topics, until=until
+                )
+            else:
+                notifications = self._notifications(after, limit, types, until)
+                rows = [
+                    (n.id, n.originator_id, n.originator_version, n.topic, n.state)
+                    for n in notifications
+                ]
             return [
                 (
-                    n.id,
-                    mapper.to_report(n)
-                    if n.topic == REPORT_TOPIC
-                    else cast(JobEvent, mapper.to_domain_event(n)),
+                    row[0],
+                    mapper.to_report(row)
+                    if row[3] == REPORT_TOPIC
+                    else cast(JobEvent, mapper.to_event(row)),
                 )
-                for n in self._notifications(after, limit, types, until)
+                for row in rows
             ]
 
     def _notifications(

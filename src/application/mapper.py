@@ -15,6 +15,7 @@ from pydantic_core import from_json
 
 from ..domain.events import StatusReported
 from ..domain.status import Status
+from .ports import FeedRow
 
 _IN_STORED_EVENT = {"originator_id", "originator_version"}
 _STATUSES = {status.value: status for status in Status}
@@ -63,37 +64,45 @@ class PydanticMapper(Mapper[UUID]):
         try:
             cls: Any = resolve_topic(stored_event.topic)
             event: DomainEventProtocol[UUID] = cls.model_validate_json(
-                _with_stream(stored_event, self._state(stored_event))
+                _with_stream(stored_event, self._state(stored_event.state))
             )
         except _UNREADABLE as error:
             raise _unreadable(stored_event, error) from error
         return event
 
-    def to_report(self, stored_event: StoredEvent) -> StoredReport:
+    def to_report(self, row: FeedRow) -> StoredReport:
         """The fields of a stored `StatusReported` (topic `REPORT_TOPIC`), parsed as JSON
         and not validated: several times cheaper than `to_domain_event` (pydantic's JSON
         parser, too, is several times faster than `json.loads`)."""
         try:
-            state = from_json(self._state(stored_event))
+            state = from_json(self._state(row[4]))
             return StoredReport(
                 state["job_id"],
                 state["component"],
-                stored_event.originator_version,
+                row[2],
                 datetime.fromisoformat(state["timestamp"]),
                 _STATUSES[state["status"]],
                 state["message"],
                 state["progress"],
             )
         except (*_UNREADABLE, KeyError) as error:
-            raise _unreadable(stored_event, error) from error
+            raise _unreadable(_stored(row), error) from error
 
-    def _state(self, stored_event: StoredEvent) -> bytes:
-        state = stored_event.state
+    def to_event(self, row: FeedRow) -> DomainEventProtocol[UUID]:
+        """The event of a feed row, validated (`to_domain_event`)."""
+        return self.to_domain_event(_stored(row))
+
+    def _state(self, state: bytes) -> bytes:
         if self.cipher:
             state = self.cipher.decrypt(state)
         if self.compressor:
             state = self.compressor.decompress(state)
         return state
+
+
+def _stored(row: FeedRow) -> StoredEvent:
+    _, stream, version, topic, state = row
+    return StoredEvent(originator_id=stream, originator_version=version, topic=topic, state=state)
 
 
 _UNREADABLE = (EventSourcingError, ValidationError, ValueError, TypeError, AttributeError)

@@ -45,6 +45,23 @@ class MultiStreamRecorder(ABC):
         with no events are ignored. Reads only these streams, however large the feed."""
 
 
+FeedRow = tuple[int, UUID | str, int, str, bytes]
+"""One record of the feed as a recorder reads it: its position, stream id, stream version,
+topic and stored state (what eventsourcing's `Notification` holds, without building one)."""
+
+
+class FeedRowsRecorder(ABC):
+    """Capability of an application recorder to read the feed as plain rows: the status
+    view's hot path, where building a `Notification` per event costs as much as parsing it."""
+
+    @abstractmethod
+    def select_feed_rows(
+        self, *, after: int, limit: int, topics: Sequence[str], until: int | None
+    ) -> Sequence[FeedRow]:
+        """What `select_notifications(after, limit, until, topics, inclusive_of_start=False)`
+        returns, as rows."""
+
+
 @dataclass(frozen=True)
 class DamagedRecord:
     """A stored record that cannot be read: where it is, the feed positions it took

@@ -23,7 +23,7 @@ from eventsourcing.persistence import (
 from psycopg import Connection, sql
 from psycopg.rows import TupleRow
 
-from ...application.ports import MultiStreamRecorder, PrunableRecorder
+from ...application.ports import FeedRow, FeedRowsRecorder, MultiStreamRecorder, PrunableRecorder
 from ..shared import LocalSubscription, Wakeups, first_position
 from .datastore import PostgresDatastore, PreparedStatement
 from .feed import FeedHorizon
@@ -114,7 +114,11 @@ class PostgresAggregateRecorder(PostgresRecorder, AggregateRecorder):
 
 
 class PostgresApplicationRecorder(
-    PostgresAggregateRecorder, ApplicationRecorder, PrunableRecorder, MultiStreamRecorder
+    PostgresAggregateRecorder,
+    ApplicationRecorder,
+    PrunableRecorder,
+    MultiStreamRecorder,
+    FeedRowsRecorder,
 ):
     """Stores events with feed positions, serves the gap-safe feed, deletes whole streams."""
 
@@ -188,16 +192,23 @@ class PostgresApplicationRecorder(
         resumes after the last position returned never misses an event.
         """
         after = first_position(start, inclusive_of_start) - 1
+        rows = self.select_feed_rows(after=after, limit=limit, topics=topics, until=stop)
+        return [_notification(row) for row in rows]
+
+    def select_feed_rows(
+        self, *, after: int, limit: int, topics: Sequence[str], until: int | None
+    ) -> list[FeedRow]:
+        """The rows `select_notifications` returns as notifications, as fetched."""
 
         def read(conn: Connection[TupleRow]) -> list[TupleRow]:
-            upto = self._readable_upto(conn, after, stop)
+            upto = self._readable_upto(conn, after, until)
             if upto <= after:
                 return []
             params = {"after": after, "upto": upto, "limit": limit, "topics": list(topics) or None}
             # Binary results: no hex decoding of the states.
             return conn.execute(self._sql_notifications, params, binary=True).fetchall()
 
-        return [_notification(row) for row in self.datastore.run(read)]
+        return cast("list[FeedRow]", self.datastore.run(read))
 
     def max_notification_id(self) -> int | None:
         """Return the highest feed position holding an event among those taken before the
@@ -302,12 +313,8 @@ def _columns(stored_events: Sequence[StoredEvent]) -> dict[str, list[Any]]:
     }
 
 
-def _notification(row: TupleRow) -> Notification:
+def _notification(row: FeedRow) -> Notification:
     position, stream, version, topic, state = row
     return Notification(
-        id=position,
-        originator_id=stream,
-        originator_version=version,
-        topic=topic,
-        state=bytes(state),
+        id=position, originator_id=stream, originator_version=version, topic=topic, state=state
     )
