@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from typing import get_args
 from uuid import UUID
@@ -201,7 +202,8 @@ class ViewUpdater:
                     batch = feed.read(since, end)
                     if not batch:
                         return since
-                    recorded = self._advance(since, batch)
+                    with _collector_paused():
+                        recorded = self._advance(since, batch)
                     if recorded == 0 and batch[-1][0] >= end:
                         return batch[-1][0]  # Committed, and nothing of its own to fold.
                     end = max(end, recorded or 0)
@@ -243,11 +245,15 @@ class ViewUpdater:
         report in the batch is version 1) whose ordinal this updater knows: pending."""
         by_key: dict[str, _Draft] = {}
         for position, item in batch:
+            key = item.job_id if isinstance(item, StoredReport) else str(item.originator_id)
+            if (draft := by_key.get(key)) is None:
+                draft = by_key[key] = _Draft(position)
             if isinstance(item, StoredReport):
-                draft = by_key.setdefault(item.job_id, _Draft(position))
-                draft.reports.setdefault(item.component, []).append(item)
+                if (reports := draft.reports.get(item.component)) is None:
+                    reports = draft.reports[item.component] = []
+                reports.append(item)
             else:
-                by_key.setdefault(str(item.originator_id), _Draft(position)).lifecycle.append(item)
+                draft.lifecycle.append(item)
         drafts = {}
         for key, draft in by_key.items():
             job_id = UUID(key)
@@ -297,6 +303,22 @@ class ViewUpdater:
                 ComponentRow(job_id, draft.ordinals[n], draft.components[n]) for n in draft.touched
             )
         return jobs, components
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while one batch is applied (as `timeit` does
+    while it times): a batch allocates tens of thousands of short-lived objects and the
+    collections they set off took a third of a catch-up's CPU (docs/benchmarks.md). The
+    batch leaves no cycles behind; a collector paused by someone else stays paused."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def job_of(event: JobEvent) -> UUID:
