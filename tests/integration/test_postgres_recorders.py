@@ -27,6 +27,7 @@ from jobledger.adapters.postgres import (
     PostgresTrackingRecorder,
 )
 from jobledger.testing import RecorderContract
+from jobledger.testing.recorders import FeedRowsRecorderCase
 
 
 class FreshDatabase:
@@ -56,7 +57,10 @@ class TestPostgresAggregateRecorder(FreshDatabase, AggregateRecorderTestCase):
 
 
 class TestPostgresApplicationRecorder(
-    FreshDatabase, RecorderContract, ApplicationRecorderTestCase[ApplicationRecorder]
+    FreshDatabase,
+    RecorderContract,
+    FeedRowsRecorderCase,
+    ApplicationRecorderTestCase[ApplicationRecorder],
 ):
     def create_recorder(self) -> ApplicationRecorder:
         return self.factory().application_recorder()
