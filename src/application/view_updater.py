@@ -80,6 +80,7 @@ class _Draft:
 
 
 _Batch = list[tuple[int, JobEvent | StoredReport]]
+_Prepared = tuple[_Batch, dict[UUID, _Draft]]
 
 
 class _Ordinals:
@@ -152,10 +153,11 @@ class ViewUpdater:
     """Applies the feed to a status view in batches, each with its position, atomically, so
     each event is applied exactly once however many processes catch up at the same time.
 
-    One updater at a time advances a view that can keep the others out (`advancing`); the
-    others wait for its commits and read. Rows are read after the position; if the position
-    has moved once they are read (a view that keeps nobody out), the batch starts over, so
-    decisions are only ever made on rows consistent with the position. Before committing a
+    One updater at a time advances a view that can keep the others out (`advancing`), batch
+    after batch; the others wait for it and read. While a batch commits, the next one is
+    read and folded in a thread. Rows are read after the position; if the position has moved
+    once they are read (a view that keeps nobody out), the run starts over, so decisions are
+    only ever made on rows consistent with the position. Before committing a
     batch after which a job has an outcome and no finish record, it appends that record to
     the job's stream at the version the view knows; the version check makes the record
     unique, and a crash before the commit only repeats a check. Told not to wait, an updater
@@ -195,54 +197,75 @@ class ViewUpdater:
     ) -> int:
         while True:
             with self._view.advancing() as mine:
+                if mine:
+                    applied = self._run(feed, end, stop)
+                    if applied is not None:
+                        return applied
+                    continue  # another updater moved the view: start over from where it is
                 since = self._view.position()
                 if since >= end:
                     return since
-                if mine:
-                    batch = feed.read(since, end)
-                    if not batch:
-                        return since
-                    with _collector_paused():
-                        recorded = self._advance(since, batch)
-                    if recorded == 0 and batch[-1][0] >= end:
-                        return batch[-1][0]  # Committed, and nothing of its own to fold.
-                    end = max(end, recorded or 0)
-                    if stop is not None and stop():
-                        return self._view.position()
-                    continue
             if not wait:
                 return since
             self._view.await_updater()
 
-    def _advance(
-        self, since: int, batch: Sequence[tuple[int, JobEvent | StoredReport]]
-    ) -> int | None:
-        """Apply and commit one batch read after `since`; return the position of the last
-        finish record it appended (0 if none), or None if another updater moved the view
-        first."""
-        drafts = self._apply(batch)
-        if self._view.position() != since:
-            return None  # another updater committed while the rows were read: they may be newer
-        recorded = self._record(drafts.values()) if self._record_finishes else 0
-        try:
-            self._view.commit(since, batch[-1][0], *self._rows(drafts.values()))
-        except StreamConflict:
-            logger.debug("view moved past %d while this batch was applied; again", since)
+    def _run(self, feed: _ReadAhead, end: int, stop: Callable[[], bool] | None) -> int | None:
+        """Apply batches up to `end` (and the finish records they append) while this updater
+        holds the view, each committed on its own; return the position reached, or None if
+        another updater moved the view (a view that keeps nobody out). While a batch commits,
+        a thread reads and folds the next one on the rows the commit writes (`carry`) and on
+        rows no commit can change meanwhile, so the store commits while this process folds."""
+        if (since := self._view.position()) >= end:
+            return since
+        ahead: Future[_Prepared | None] | None = None
+        pool = ThreadPoolExecutor(1, thread_name_prefix="jobledger-fold")
+        with _collector.paused():
+            try:
+                prepared = self._prepare(feed, since, end, {})
+                while prepared is not None:
+                    batch, drafts = prepared
+                    if self._view.position() != since:
+                        return None  # another updater committed while the rows were read
+                    recorded = self._record(drafts.values()) if self._record_finishes else 0
+                    until, end = batch[-1][0], max(end, recorded)
+                    if until < end and not (stop is not None and stop()):
+                        ahead = _submit(pool, self._prepare, feed, until, end, drafts)
+                    try:
+                        self._view.commit(since, until, *self._rows(drafts.values()))
+                    except StreamConflict:
+                        logger.debug(
+                            "view moved past %d while this batch was applied; again", since
+                        )
+                        return None
+                    for job_id, draft in drafts.items():  # Only a fold that counted.
+                        self._ordinals.learn(job_id, draft.added)
+                    since = until
+                    prepared, ahead = (ahead.result() if ahead else None), None
+                return since
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)  # a fold in flight uses the store
+
+    def _prepare(
+        self, feed: _ReadAhead, since: int, end: int, carry: Mapping[UUID, _Draft]
+    ) -> _Prepared | None:
+        """The next batch after `since` (at most `end`) and its folded drafts (None if the
+        feed has nothing more): on the rows of `carry` where it has them."""
+        batch = feed.read(since, end)
+        if not batch:
             return None
-        for job_id, draft in drafts.items():  # Only a fold that counted: it is the view's.
-            self._ordinals.learn(job_id, draft.added)
-        return recorded
+        with _collector.paused():
+            drafts = self._load(batch, carry)
+            for draft in drafts.values():
+                draft.fold()
+        return batch, drafts
 
-    def _apply(self, batch: Sequence[tuple[int, JobEvent | StoredReport]]) -> dict[UUID, _Draft]:
-        drafts = self._load(batch)
-        for draft in drafts.values():
-            draft.fold()
-        return drafts
-
-    def _load(self, batch: Sequence[tuple[int, JobEvent | StoredReport]]) -> dict[UUID, _Draft]:
-        """The batch's events by job, with the rows they touch: one read per job, of its row
-        and of its reported components, except those with no report applied yet (first
-        report in the batch is version 1) whose ordinal this updater knows: pending."""
+    def _load(
+        self, batch: Sequence[tuple[int, JobEvent | StoredReport]], carry: Mapping[UUID, _Draft]
+    ) -> dict[UUID, _Draft]:
+        """The batch's events by job, with the rows they touch: those `carry` (the batch
+        being committed) holds, then one read per job, of its row and of its other reported
+        components, except those with no report applied yet (first report in the batch is
+        version 1) whose ordinal this updater knows: pending."""
         by_key: dict[str, _Draft] = {}
         for position, item in batch:
             key = item.job_id if isinstance(item, StoredReport) else str(item.originator_id)
@@ -257,17 +280,29 @@ class ViewUpdater:
         drafts = {}
         for key, draft in by_key.items():
             job_id = UUID(key)
+            carried = carry.get(job_id)
+            if carried is not None and carried.tally is not None:
+                draft.position, draft.tally = carried.position, carried.tally
+                draft.ordinals = {
+                    n: carried.ordinals[n] for n in draft.reports if n in carried.components
+                }
+                draft.components = {n: carried.components[n] for n in draft.ordinals}
             known = self._ordinals.of(job_id)
             unread = {
                 name: known[name]
                 for name, reports in draft.reports.items()
-                if name in known and reports[0].originator_version == 1
+                if name in known
+                and reports[0].originator_version == 1
+                and name not in draft.components
             }
-            row, rows = self._view.load(job_id, [n for n in draft.reports if n not in unread])
-            if row is not None:
-                draft.position, draft.tally = row.position, row.tally
-            draft.ordinals = {r.status.name: r.ordinal for r in rows} | unread
-            draft.components = {r.status.name: r.status for r in rows}
+            unknown = [n for n in draft.reports if n not in unread and n not in draft.components]
+            if draft.tally is None or unknown:
+                row, rows = self._view.load(job_id, unknown)
+                if draft.tally is None and row is not None:
+                    draft.position, draft.tally = row.position, row.tally
+                draft.ordinals.update((r.status.name, r.ordinal) for r in rows)
+                draft.components.update((r.status.name, r.status) for r in rows)
+            draft.ordinals.update(unread)
             draft.components.update((name, ComponentStatus(name=name)) for name in unread)
             drafts[job_id] = draft
         return drafts
@@ -305,20 +340,49 @@ class ViewUpdater:
         return jobs, components
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while one batch is applied (as `timeit` does
-    while it times): a batch allocates tens of thousands of short-lived objects and the
-    collections they set off took a third of a catch-up's CPU (docs/benchmarks.md). The
-    batch leaves no cycles behind; a collector paused by someone else stays paused."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
+def _submit(
+    pool: ThreadPoolExecutor, fn: Callable[..., _Prepared | None], *args: object
+) -> Future[_Prepared | None]:
+    """`fn(*args)` in the pool's thread; in this one once the interpreter is exiting (it
+    starts no new threads then)."""
     try:
-        yield
-    finally:
-        gc.enable()
+        return pool.submit(fn, *args)
+    except RuntimeError:
+        done: Future[_Prepared | None] = Future()
+        done.set_result(fn(*args))
+        return done
+
+
+class _Collector:
+    """Pauses Python's cyclic garbage collector while batches are folded and committed (as
+    `timeit` does while it times): a batch allocates tens of thousands of short-lived objects
+    and the collections they set off took a third of a catch-up's CPU (docs/benchmarks.md).
+    Batches leave no cycles behind. Counted across threads; a collector paused by someone
+    else stays paused."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holders = 0
+        self._resume = False
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Pause the collector for the block (and until no other thread's block runs)."""
+        with self._lock:
+            if self._holders == 0:
+                self._resume = gc.isenabled()
+                gc.disable()
+            self._holders += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._holders -= 1
+                if self._holders == 0 and self._resume:
+                    gc.enable()
+
+
+_collector = _Collector()
 
 
 def job_of(event: JobEvent) -> UUID:

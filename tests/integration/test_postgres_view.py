@@ -75,6 +75,25 @@ def test_two_views_on_one_database_share_rows_and_position(
         other_factory.close()
 
 
+def test_an_updater_holds_the_view_across_commits_each_seen_at_once(
+    view: StatusView, postgres_database: str
+) -> None:
+    other_factory = PostgresFactory({PostgresFactory.POSTGRES_URL: postgres_database})
+    try:
+        other = other_factory.status_view()
+        with view.advancing() as mine:
+            assert mine
+            for position in (1, 2):
+                view.commit(position - 1, position, [], [])
+                assert other.position() == position  # committed, though the lock is held
+                with other.advancing() as theirs:
+                    assert not theirs
+        with other.advancing() as theirs:
+            assert theirs
+    finally:
+        other_factory.close()
+
+
 _CHILD = """
 import json, sys
 from uuid import UUID

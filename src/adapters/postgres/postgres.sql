@@ -209,9 +209,10 @@ SELECT position FROM {position} WHERE view = 'status';
 SELECT pg_advisory_xact_lock(%(key)s);
 
 -- name: try_lock_view
--- One updater at a time: whoever gets this lock reads, folds and commits one batch in the
--- transaction that holds it; the others wait for it (await_view_lock) instead of folding the
--- same events again. Transaction-scoped, so a killed updater lets go at once.
+-- One updater at a time: whoever gets this lock reads, folds and commits batches (each in a
+-- transaction of its own, on another connection) while the transaction that holds it stays
+-- open; the others wait for it (await_view_lock) instead of folding the same events again.
+-- Transaction-scoped, so a killed updater lets go at once.
 SELECT pg_try_advisory_xact_lock(%(key)s);
 
 -- name: await_view_lock
@@ -245,6 +246,10 @@ WITH moved AS (
         state = excluded.state
 )
 SELECT count(*) FROM moved;
+
+-- name: copy_view_components
+-- The component rows of jobs created in the batch being committed (none can exist yet).
+COPY {components} (job_id, name, ordinal, status, updated_at, state) FROM STDIN (FORMAT BINARY);
 
 -- name: select_view_named
 -- One statement, one round trip: the job's row first (no ordinal), then the named

@@ -1,9 +1,10 @@
 """The PostgreSQL store's status view: job and component rows in tables next to the events.
 
-One updater at a time advances the view: it holds a transaction-scoped advisory lock while
-it reads, folds and commits a batch, in that transaction, moving the position row from `since`
-to `until` (a position that moved rolls the batch back) and sending one NOTIFY. Other queries
-wait for its commit rather than fold the same events again; reporters never wait for any of it.
+One updater at a time advances the view: it holds a transaction-scoped advisory lock, in a
+transaction on a connection kept for it, while it reads, folds and commits batches, each in a
+transaction of its own on a pooled connection that moves the position row from `since` to
+`until` (a position that moved rolls the batch back) and sends one NOTIFY. Other queries wait
+for it rather than fold the same events again; reporters never wait for any of it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from datetime import datetime
 from typing import cast
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError, ProgrammingError
+from eventsourcing.persistence import DataError, IntegrityError, ProgrammingError
 from psycopg import Connection
 from psycopg.rows import TupleRow
 
@@ -34,6 +35,7 @@ _STATEMENTS = (
     "try_lock_view",
     "await_view_lock",
     "commit_view_batch",
+    "copy_view_components",
     "select_view_named",
     "select_view_snapshot",
     "select_view_components",
@@ -70,7 +72,7 @@ class PostgresStatusView(PostgresRecorder, StatusView):
         digest = hashlib.blake2b(self.channel.encode(), digest_size=8).digest()
         self._lock = {"key": int.from_bytes(digest, "big", signed=True)}
         self._updater: Slot = datastore.slot(f"advance {self.channel}")
-        self._session = threading.local()  # The connection `advancing` holds, per thread.
+        self._session = threading.local()  # Whether this thread holds the lock (`advancing`).
 
     def ddl(self) -> list[tuple[str, bytes]]:
         """The view's tables and its position row, with the statement creating them."""
@@ -112,9 +114,9 @@ class PostgresStatusView(PostgresRecorder, StatusView):
 
     @contextmanager
     def advancing(self) -> Iterator[bool]:
-        """Hold the view's advisory lock, if free, in a transaction that `commit` joins, on a
-        connection kept for it outside the pool (which the batch's reads use): one per
-        process, so one thread of a process tries at a time."""
+        """Hold the view's advisory lock, if free, in a transaction on a connection kept for
+        it outside the pool (which the batches' reads and commits use): one per process, so
+        one thread of a process tries at a time."""
         with self.datastore.held(self._updater) as conn:
             if conn is None:
                 yield False
@@ -122,11 +124,11 @@ class PostgresStatusView(PostgresRecorder, StatusView):
             with conn.transaction():
                 row = conn.execute(self._sql["try_lock_view"], self._lock).fetchone()
                 mine = bool(row and row[0])
-                self._session.conn = conn if mine else None
+                self._session.advancing = mine
                 try:
                     yield mine
                 finally:
-                    self._session.conn = None
+                    self._session.advancing = False
 
     def await_updater(self) -> None:
         """Wait until the updater holding the view's lock has committed or given up: on the
@@ -145,17 +147,20 @@ class PostgresStatusView(PostgresRecorder, StatusView):
     def commit(
         self, since: int, until: int, jobs: Sequence[JobRow], components: Sequence[ComponentRow]
     ) -> None:
-        """Upsert the rows, move the position from `since` to `until` and notify, in the
-        transaction of `advancing` when called inside it, else in one of its own.
+        """Upsert the rows, move the position from `since` to `until` and notify, in one
+        transaction. The component rows of a job created in the batch (its creation after
+        `since`) cannot exist yet: they are copied in (COPY), several times cheaper than an
+        upsert for a job declaring many components.
 
         Raises `IntegrityError` (and changes nothing) if the position is no longer `since`.
         """
+        created = {job.tally.job_id for job in jobs if job.position > since}
         params = {
             "since": since,
             "until": until,
             "channel": self.channel,
             **_job_columns(jobs),
-            **_component_columns(components),
+            **_component_columns([row for row in components if row.job_id not in created]),
         }
         with self._committing() as conn:
             row = conn.execute(self._sql["commit_view_batch"], params).fetchone()
@@ -163,6 +168,17 @@ class PostgresStatusView(PostgresRecorder, StatusView):
                 found = conn.execute(self._sql["select_view_position"]).fetchone()
                 now = "none" if found is None else found[0]
                 raise IntegrityError(f"status view is at position {now}, not {since}")
+            if created:
+                self._copy(conn, [row for row in components if row.job_id in created])
+
+    def _copy(self, conn: Connection[TupleRow], components: Sequence[ComponentRow]) -> None:
+        try:
+            with conn.cursor().copy(self._sql["copy_view_components"]) as copy:
+                copy.set_types(_COMPONENT_TYPES)
+                for values in zip(*_component_columns(components).values(), strict=True):
+                    copy.write_row(values)
+        except (OverflowError, ValueError, TypeError) as error:  # found while encoding a row
+            raise DataError(f"cannot copy component rows into the status view: {error}") from None
 
     def components(self, job_id: UUID, *, after: int, limit: int) -> list[ComponentRow]:
         """Up to `limit` component rows of a job with ordinal above `after`, in order."""
@@ -202,15 +218,12 @@ class PostgresStatusView(PostgresRecorder, StatusView):
 
     @contextmanager
     def _committing(self) -> Iterator[Connection[TupleRow]]:
-        """The connection `advancing` holds the lock on, if this thread is inside it (the
-        commit is then part of its transaction, which a failure rolls back whole); else a
-        pooled one, in a transaction of its own, locked first."""
-        held: Connection[TupleRow] | None = getattr(self._session, "conn", None)
-        if held is not None:
-            yield held
-            return
+        """A pooled connection in a transaction of its own: locked first, unless this thread
+        is inside `advancing`, whose transaction holds the lock for the whole run (so each
+        batch is seen once committed, while the lock spans the batches)."""
         with self.datastore.connection() as conn, conn.transaction():
-            conn.execute(self._sql["lock_view_position"], self._lock)
+            if not getattr(self._session, "advancing", False):
+                conn.execute(self._sql["lock_view_position"], self._lock)
             yield conn
 
 
@@ -240,6 +253,10 @@ def _job_columns(jobs: Sequence[JobRow]) -> dict[str, list[object]]:
         "overalls": [job.tally.overall.value for job in latest.values()],
         "tallies": [dump(job.tally).decode() for job in latest.values()],
     }
+
+
+_COMPONENT_TYPES = ["uuid", "bytea", "int8", "text", "timestamptz", "text"]
+"""The types of `_component_columns`, in order, as `copy_view_components` takes them."""
 
 
 def _component_columns(components: Sequence[ComponentRow]) -> dict[str, list[object]]:
