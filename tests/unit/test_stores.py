@@ -165,6 +165,15 @@ def test_a_url_without_a_host_keeps_its_query() -> None:
     assert settings.where == "database 'jl' on host '/tmp' port 5432 as user 'u'"
 
 
+def test_query_values_reach_libpq_as_libpq_reads_them() -> None:
+    url = "postgresql://h/db?options=-c%20work_mem%3D64MB&pool_size=2&application_name=a+b"
+    settings = PostgresSettings.from_url(url)
+    params = conninfo_to_dict(settings.conninfo)
+    assert (params["options"], params["application_name"]) == ("-c work_mem=64MB", "a+b")
+    assert "pool_size" not in params
+    assert settings.pool_size == 2
+
+
 def test_libpq_messages_are_not_quoted() -> None:
     with pytest.raises(ConfigurationError, match="malformed") as raised:
         store_environment("postgresql://u:sekrit@h/d%zz")

@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+from urllib.parse import unquote, urlsplit
 
 import psycopg
 from eventsourcing.persistence import InfrastructureFactoryError
@@ -65,10 +65,11 @@ class PostgresSettings:
             urlsplit(base)
         except ValueError as error:  # Its message does not repeat the URL.
             raise PostgresConfigurationError(f"{_MALFORMED}: {error}") from None
-        query = parse_qsl(query_text, keep_blank_values=True)
-        _check_keys([key for key, _ in query], query_text)
-        own = {key: value for key, value in query if key in _URL_SETTINGS}
-        rest = urlencode([(k, v) for k, v in query if k not in _URL_SETTINGS])
+        # The rest goes to libpq as written: it percent-decodes, but reads `+` as itself.
+        parts = [part.partition("=") for part in query_text.split("&") if part]
+        _check_keys([unquote(key) for key, _, _ in parts], query_text)
+        own = {unquote(k): unquote(v) for k, _, v in parts if unquote(k) in _URL_SETTINGS}
+        rest = "&".join("".join(p) for p in parts if unquote(p[0]) not in _URL_SETTINGS)
         conninfo = f"{base}?{rest}" if rest else base
         pool_size = _setting(own, "pool_size", int, "a whole number")
         pool_timeout = _setting(own, "pool_timeout", float, "a number of seconds")
