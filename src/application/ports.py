@@ -120,7 +120,10 @@ class StatusView(ABC):
     def advancing(self) -> Iterator[bool]:
         """Try for the right to advance the view: yield True if, until the block ends, no
         other updater (thread or process) can commit; False if another one holds it now.
-        By default True and nobody is kept out: `commit`'s position check alone keeps each
+        The updater commits on the thread that entered the block (a view may hold the right
+        per thread); a view that keeps others out makes `commit` and `delete` outside such
+        a block wait for it to end (else a run could write back rows deleted meanwhile). By
+        default True and nobody is kept out: `commit`'s position check alone keeps each
         event applied once (a loser's work is thrown away)."""
         yield True
 

@@ -7,11 +7,12 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from uuid import uuid4
 
 import psycopg
 import pytest
-from eventsourcing.persistence import DataError, IntegrityError
+from eventsourcing.persistence import DataError, IntegrityError, OperationalError
 
 from jobledger.adapters.postgres import PostgresFactory
 from jobledger.adapters.postgres.view import PostgresStatusView
@@ -92,6 +93,76 @@ def test_an_updater_holds_the_view_across_commits_each_seen_at_once(
             assert theirs
     finally:
         other_factory.close()
+
+
+def test_an_updater_whose_session_ended_commits_nothing(
+    view: StatusView, postgres_database: str
+) -> None:
+    with view.advancing() as mine, psycopg.connect(postgres_database, autocommit=True) as admin:
+        assert mine
+        view.commit(0, 1, [], [])
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks"
+            " WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()"
+        )
+        with pytest.raises(OperationalError, match=r"server closed|terminat|lost its lock"):
+            view.commit(1, 2, [], [])
+    assert view.position() == 1
+    with view.advancing() as mine:  # the kept connection is opened again
+        assert mine
+
+
+def test_an_updater_outlives_an_idle_in_transaction_timeout(postgres_database: str) -> None:
+    timeout = "options=-c%20idle_in_transaction_session_timeout%3D100"
+    factory = PostgresFactory({PostgresFactory.POSTGRES_URL: _with(postgres_database, timeout)})
+    try:
+        view = factory.status_view()
+        with view.advancing() as mine:
+            assert mine
+            view.commit(0, 1, [], [])
+            time.sleep(0.5)
+            view.commit(1, 2, [], [])
+        assert view.position() == 2
+    finally:
+        factory.close()
+
+
+def test_a_prune_waits_for_the_run_without_taking_its_only_pooled_connection(
+    postgres_database: str,
+) -> None:
+    url = _with(postgres_database, "pool_size=1")
+    factory = PostgresFactory({PostgresFactory.POSTGRES_URL: url})
+    try:
+        view = factory.status_view()
+        job = uuid4()
+        view.commit(0, 1, [job_row(job, 1)], [component_row(job, 0)])
+        deleted: list[int] = []
+        pruner = threading.Thread(target=lambda: deleted.append(view.delete([job])))
+        with view.advancing() as mine:
+            assert mine
+            pruner.start()
+            pruner.join(timeout=0.3)
+            assert pruner.is_alive()  # waiting for the run...
+            view.commit(1, 2, [job_row(job, 1, Status.IN_PROGRESS)], [component_row(job, 0)])
+            assert not deleted  # ...which commits through the pool meanwhile
+        pruner.join(timeout=30)
+        assert deleted == [1]
+        assert view.load(job, ["c0"]) == (None, [])
+    finally:
+        factory.close()
+
+
+def test_copying_the_rows_of_a_job_that_has_them_is_refused(view: StatusView) -> None:
+    job = uuid4()
+    view.commit(0, 1, [job_row(job, 1)], [component_row(job, 0)])
+    with pytest.raises(DataError, match="exist before their job"):  # never a conflict to retry
+        view.commit(1, 2, [job_row(job, 2)], [component_row(job, 0, Status.COMPLETED)])
+    assert view.position() == 1
+    assert view.load(job, ["c0"])[1] == [component_row(job, 0)]
+
+
+def _with(url: str, parameter: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}{parameter}"
 
 
 _CHILD = """

@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -18,6 +18,7 @@ from jobledger.adapters.file import FileFactory
 from jobledger.adapters.postgres import PostgresFactory
 from jobledger.application.ports import StatusView
 from jobledger.testing.finish_race import finish_records
+from jobledger.testing.views import component_row, job_row
 
 
 @pytest.fixture(params=["postgres", "file"])
@@ -54,6 +55,23 @@ def test_one_updater_at_a_time_and_the_others_wait_for_it(views: tuple[StatusVie
     assert waited.is_set()
     with second.advancing() as theirs:
         assert theirs
+
+
+def test_a_delete_waits_for_the_run_under_way(views: tuple[StatusView, ...]) -> None:
+    updater, pruner = views
+    job = uuid4()
+    updater.commit(0, 1, [job_row(job, 1)], [component_row(job, 0)])
+    deleted: list[int] = []
+    prune = threading.Thread(target=lambda: deleted.append(pruner.delete([job])))
+    with updater.advancing() as mine:
+        assert mine
+        prune.start()
+        prune.join(timeout=0.3)
+        assert prune.is_alive()  # else this commit would bring the deleted rows back
+        updater.commit(1, 2, [job_row(job, 1, Status.IN_PROGRESS)], [component_row(job, 0)])
+    prune.join(timeout=30)
+    assert deleted == [1]
+    assert updater.load(job, ["c0"]) == (None, [])
 
 
 def test_a_batch_committed_elsewhere_wakes_the_watchers(postgres_database: str) -> None:

@@ -74,6 +74,7 @@ def view_path(directory: str, host: str | None = None) -> str:
 class _Connections(threading.local):
     pid = 0
     connection: sqlite3.Connection | None = None
+    advancing = False  # whether this thread holds the updater lock (`advancing`)
 
 
 class FileStatusView(StatusView):
@@ -101,7 +102,11 @@ class FileStatusView(StatusView):
         with self._errors():
             lock = self._updater_lock()
         with lock.tried() as mine:
-            yield mine
+            self._connections.advancing = mine
+            try:
+                yield mine
+            finally:
+                self._connections.advancing = False
 
     def await_updater(self) -> None:
         with self._errors():
@@ -138,7 +143,7 @@ class FileStatusView(StatusView):
     ) -> None:
         job_rows = [_job_values(job) for job in jobs]
         component_rows = [_component_values(row) for row in components]
-        with self._transaction() as db:
+        with self._writing() as db:
             position = _value(db, "position")
             if position != since:
                 raise IntegrityError(f"status view {self.path} is at {position}, not {since}")
@@ -176,11 +181,25 @@ class FileStatusView(StatusView):
 
     def delete(self, job_ids: Sequence[UUID]) -> int:
         removed = 0
-        with self._transaction() as db:
+        with self._writing() as db:
             for keys in _chunks(sorted({str(j) for j in job_ids})):
                 db.execute(f"DELETE FROM components WHERE job_id {_in(keys)}", keys)
                 removed += db.execute(f"DELETE FROM jobs WHERE job_id {_in(keys)}", keys).rowcount
         return removed
+
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction while this thread holds the updater lock: an updater's run
+        holds it already; anyone else waits for the run (whose folded rows would bring back
+        the rows of a job deleted meanwhile) and holds it for the block."""
+        if self._connections.advancing:
+            with self._transaction() as db:
+                yield db
+            return
+        with self._errors():
+            lock = self._updater_lock()
+        with lock.held(), self._transaction() as db:
+            yield db
 
     def _updater_lock(self) -> StoreLock:
         self._lifetime.check()

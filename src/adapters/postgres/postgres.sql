@@ -204,16 +204,22 @@ CREATE INDEX IF NOT EXISTS {components_stale_idx} ON {components} (updated_at, j
 -- name: select_view_position
 SELECT position FROM {position} WHERE view = 'status';
 
--- name: lock_view_position
+-- name: lock_view
 -- Waits for the updater advancing the view now (see try_lock_view), and keeps others out.
-SELECT pg_advisory_xact_lock(%(key)s);
+SELECT true
+FROM pg_advisory_xact_lock(%(key)s),
+     set_config('idle_in_transaction_session_timeout', '0', true);
 
 -- name: try_lock_view
 -- One updater at a time: whoever gets this lock reads, folds and commits batches (each in a
 -- transaction of its own, on another connection) while the transaction that holds it stays
--- open; the others wait for it (await_view_lock) instead of folding the same events again.
--- Transaction-scoped, so a killed updater lets go at once.
-SELECT pg_try_advisory_xact_lock(%(key)s);
+-- open, idle in between, so no idle timeout may end it (a pooler's might: the updater asks
+-- for the lock again, re-entrantly, before each commit); the others wait for it
+-- (await_view_lock) instead of folding the same events again. Transaction-scoped, so a
+-- killed updater lets go at once.
+SELECT locked
+FROM pg_try_advisory_xact_lock(%(key)s) AS locked,
+     set_config('idle_in_transaction_session_timeout', '0', true);
 
 -- name: await_view_lock
 -- Returns once the updater holding the lock lets go (autocommit: released at once).

@@ -10,6 +10,7 @@ for it rather than fold the same events again; reporters never wait for any of i
 from __future__ import annotations
 
 import hashlib
+import struct
 import threading
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
@@ -17,7 +18,8 @@ from datetime import datetime
 from typing import cast
 from uuid import UUID
 
-from eventsourcing.persistence import DataError, IntegrityError, ProgrammingError
+import psycopg
+from eventsourcing.persistence import DataError, IntegrityError, OperationalError, ProgrammingError
 from psycopg import Connection
 from psycopg.rows import TupleRow
 
@@ -31,7 +33,7 @@ from .recorders import PostgresRecorder, check_identifier, quoted
 
 _STATEMENTS = (
     "select_view_position",
-    "lock_view_position",
+    "lock_view",
     "try_lock_view",
     "await_view_lock",
     "commit_view_batch",
@@ -116,24 +118,15 @@ class PostgresStatusView(PostgresRecorder, StatusView):
     def advancing(self) -> Iterator[bool]:
         """Hold the view's advisory lock, if free, in a transaction on a connection kept for
         it outside the pool (which the batches' reads and commits use): one per process, so
-        one thread of a process tries at a time."""
-        with self.datastore.held(self._updater) as conn:
-            if conn is None:
-                yield False
-                return
-            with conn.transaction():
-                row = conn.execute(self._sql["try_lock_view"], self._lock).fetchone()
-                mine = bool(row and row[0])
-                self._session.advancing = mine
-                try:
-                    yield mine
-                finally:
-                    self._session.advancing = False
+        one thread of a process tries at a time. `commit` holds it on the thread that
+        entered the block."""
+        with self._holding(wait=False) as mine:
+            yield mine
 
     def await_updater(self) -> None:
-        """Wait until the updater holding the view's lock has committed or given up: on the
-        connection `advancing` uses, so that waiters never take the pool the updater reads
-        through (one thread of a process waits there, the others for that thread)."""
+        """Wait until the updater holding the view's lock ends its run: on the connection
+        `advancing` uses, so that waiters never take the pool the updater reads through (one
+        thread of a process waits there, the others for that thread)."""
         with self.datastore.held(self._updater, wait=True) as conn:
             assert conn is not None, "held(wait=True) always lends the connection"
             conn.execute(self._sql["await_view_lock"], self._lock)
@@ -177,8 +170,10 @@ class PostgresStatusView(PostgresRecorder, StatusView):
                 copy.set_types(_COMPONENT_TYPES)
                 for values in zip(*_component_columns(components).values(), strict=True):
                     copy.write_row(values)
-        except (OverflowError, ValueError, TypeError) as error:  # found while encoding a row
+        except (OverflowError, ValueError, TypeError, struct.error) as error:  # encoding a row
             raise DataError(f"cannot copy component rows into the status view: {error}") from None
+        except psycopg.errors.UniqueViolation as error:  # rows of a job not yet created: a bug
+            raise DataError(f"status view rows exist before their job: {error}") from None
 
     def components(self, job_id: UUID, *, after: int, limit: int) -> list[ComponentRow]:
         """Up to `limit` component rows of a job with ordinal above `after`, in order."""
@@ -206,24 +201,52 @@ class PostgresStatusView(PostgresRecorder, StatusView):
         return [_component(job_id, ordinal, state) for job_id, ordinal, state in found]
 
     def delete(self, job_ids: Sequence[UUID]) -> int:
-        """Remove the rows of these jobs in one transaction, after any commit in flight."""
+        """Remove the rows of these jobs in one transaction, once no updater's run is under
+        way (a run's folded rows would bring them back)."""
         if not job_ids:
             return 0
         params = {"job_ids": list(job_ids)}
-        with self.datastore.connection() as conn, conn.transaction():
-            # Waiting for committers here means the two never lock rows in opposite orders.
-            conn.execute(self._sql["lock_view_position"], self._lock)
+        with self._committing() as conn:
             conn.execute(self._sql["delete_view_components"], params)
             return conn.execute(self._sql["delete_view_jobs"], params).rowcount
 
     @contextmanager
+    def _holding(self, *, wait: bool) -> Iterator[bool]:
+        """Hold the view's lock on the kept connection (waiting for it, or only if free) in a
+        transaction that no idle timeout of the server's ends; yield whether it is held."""
+        with self.datastore.held(self._updater, wait=wait) as conn:
+            if conn is None:
+                yield False
+                return
+            with conn.transaction():
+                sql = self._sql["lock_view" if wait else "try_lock_view"]
+                row = conn.execute(sql, self._lock).fetchone()
+                mine = bool(row and row[0])
+                self._session.holder = conn if mine else None
+                try:
+                    yield mine
+                finally:
+                    self._session.holder = None
+
+    @contextmanager
     def _committing(self) -> Iterator[Connection[TupleRow]]:
-        """A pooled connection in a transaction of its own: locked first, unless this thread
-        is inside `advancing`, whose transaction holds the lock for the whole run (so each
-        batch is seen once committed, while the lock spans the batches)."""
+        """A pooled connection in a transaction of its own, while this thread holds the
+        view's lock: in `advancing`, whose transaction holds it for the whole run (each batch
+        is seen once committed), checked first to be still held (a session ended by the
+        server or a pooler lets go of it); else held for the block, waited for on the kept
+        connection, never on a pooled one (an updater's run needs the pool to finish)."""
+        holder: Connection[TupleRow] | None = getattr(self._session, "holder", None)
+        if holder is None:
+            with self._holding(wait=True), self._committing() as conn:
+                yield conn
+            return
+        try:
+            row = holder.execute(self._sql["try_lock_view"], self._lock).fetchone()
+        except psycopg.Error as error:
+            raise self.datastore.translate(error) from None
+        if not (row and row[0]):  # Re-entrant: only a new session can fail to get it.
+            raise OperationalError("the status view's updater lost its lock; nothing committed")
         with self.datastore.connection() as conn, conn.transaction():
-            if not getattr(self._session, "advancing", False):
-                conn.execute(self._sql["lock_view_position"], self._lock)
             yield conn
 
 
