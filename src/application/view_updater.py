@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,6 +29,10 @@ FOLDED: tuple[type[JobEvent], ...] = get_args(JobEvent)
 """The event types the view applies: every kind of jobledger event."""
 
 _BATCH = 2_000
+"""Most events applied in one transaction."""
+_RUN = 0.5
+"""Seconds after which an updater starts no new batch before letting go of the view, so that
+prunes, repairs and queries waiting for it get in; it takes the view back after them."""
 
 
 @dataclass
@@ -119,8 +125,9 @@ class _ReadAhead:
     while the caller applies this one, so the store reads the next batch while this process
     folds, and this process parses it while the store commits."""
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: Ledger, batch: int) -> None:
         self._ledger = ledger
+        self._batch = batch
         self._pool: ThreadPoolExecutor | None = None
         self._next: tuple[int, int, Future[_Batch]] | None = None
 
@@ -131,7 +138,7 @@ class _ReadAhead:
         batch = ahead[2].result() if ahead and ahead[0] == after and ahead[1] <= end else []
         if not batch:  # Nothing read ahead, or nothing up to an earlier end: read to this one.
             batch = self._read(after, end)
-        if len(batch) == _BATCH and batch[-1][0] < end:
+        if len(batch) == self._batch and batch[-1][0] < end:
             try:
                 if self._pool is None:
                     self._pool = ThreadPoolExecutor(1, thread_name_prefix="jobledger-feed")
@@ -146,17 +153,18 @@ class _ReadAhead:
             self._pool.shutdown(cancel_futures=True)
 
     def _read(self, after: int, end: int) -> _Batch:
-        return self._ledger.view_feed(after=after, limit=_BATCH, types=FOLDED, until=end)
+        return self._ledger.view_feed(after=after, limit=self._batch, types=FOLDED, until=end)
 
 
 class ViewUpdater:
     """Applies the feed to a status view in batches, each with its position, atomically, so
     each event is applied exactly once however many processes catch up at the same time.
 
-    One updater at a time advances a view that can keep the others out (`advancing`), batch
-    after batch; the others wait for it and read. While a batch commits, the next one is
-    read and folded in a thread. Rows are read after the position; if the position has moved
-    once they are read (a view that keeps nobody out), the run starts over, so decisions are
+    One updater at a time advances a view that can keep the others out (`advancing`), in
+    runs of batches of at most `run_for` seconds; the others wait for the run and read, or
+    go on from where it left the view. While a batch commits, the next one is read and
+    folded in a thread. Rows are read after the position; if the position has moved once
+    they are read (a view that keeps nobody out), the run starts over, so decisions are
     only ever made on rows consistent with the position. Before committing a
     batch after which a job has an outcome and no finish record, it appends that record to
     the job's stream at the version the view knows; the version check makes the record
@@ -164,12 +172,21 @@ class ViewUpdater:
     that finds another advancing returns at once instead (a background keeper does)."""
 
     def __init__(
-        self, ledger: Ledger, view: StatusView, clock: Clock, *, record_finishes: bool = True
+        self,
+        ledger: Ledger,
+        view: StatusView,
+        clock: Clock,
+        *,
+        record_finishes: bool = True,
+        batch: int = _BATCH,
+        run_for: float = _RUN,
     ) -> None:
         self._ledger = ledger
         self._view = guarded(view)
         self._clock = clock
         self._record_finishes = record_finishes
+        self._batch = batch
+        self._run_for = run_for
         self._ordinals = _Ordinals()
 
     def catch_up(
@@ -182,41 +199,47 @@ class ViewUpdater:
         """Apply every event recorded before the call (or up to position `until`), and the
         finish records it appends itself; return the view's position. Events other processes
         record meanwhile are left for the next call, so a busy store cannot keep it chasing.
-        While another updater advances the view, wait for its commits, or with `wait=False`
-        return the position as it stands. Once `stop()` is true, return after the batch
-        under way."""
+        While another updater advances the view, wait for its run to end, or with
+        `wait=False` return the position as it stands. Once `stop()` is true, return after
+        the batch under way."""
         with store_errors():
             end = until if until is not None else self._ledger.recorder.max_notification_id() or 0
         if (position := self._view.position()) >= end:
             return position  # Nothing to apply: take no lock.
-        with closing(_ReadAhead(self._ledger)) as feed:
-            return self._catch_up(feed, end, wait, stop)
+        with closing(_ReadAhead(self._ledger, self._batch)) as feed:
+            return self._catch_up(feed, end, wait, stop or (lambda: False))
 
-    def _catch_up(
-        self, feed: _ReadAhead, end: int, wait: bool, stop: Callable[[], bool] | None
-    ) -> int:
+    def _catch_up(self, feed: _ReadAhead, end: int, wait: bool, stop: Callable[[], bool]) -> int:
+        conflicts = 0
         while True:
             with self._view.advancing() as mine:
-                if mine:
-                    applied = self._run(feed, end, stop)
-                    if applied is not None:
-                        return applied
-                    continue  # another updater moved the view: start over from where it is
-                since = self._view.position()
-                if since >= end:
+                ran = self._run(feed, end, stop) if mine else None
+                since = self._view.position() if ran is None else ran[0]
+            if ran is not None:
+                since, end = ran
+                if since >= end or stop():
                     return since
-            if not wait:
+                continue  # The run's time is up: let those waiting for the view in, go on.
+            if mine:  # Another updater moved the view (one that keeps nobody out): again.
+                if stop():
+                    return since
+                conflicts += 1
+                time.sleep(0.001 * 2 ** min(conflicts, 7))
+                continue
+            if since >= end or not wait:
                 return since
             self._view.await_updater()
 
-    def _run(self, feed: _ReadAhead, end: int, stop: Callable[[], bool] | None) -> int | None:
+    def _run(self, feed: _ReadAhead, end: int, stop: Callable[[], bool]) -> tuple[int, int] | None:
         """Apply batches up to `end` (and the finish records they append) while this updater
-        holds the view, each committed on its own; return the position reached, or None if
-        another updater moved the view (a view that keeps nobody out). While a batch commits,
-        a thread reads and folds the next one on the rows the commit writes (`carry`) and on
-        rows no commit can change meanwhile, so the store commits while this process folds."""
+        holds the view, each committed on its own, starting none after `run_for` seconds or
+        once `stop()`; return the position reached and the end, or None if another updater
+        moved the view (a view that keeps nobody out). While a batch commits, a thread reads
+        and folds the next one on the rows the commit writes (`carry`) and on rows no commit
+        can change meanwhile, so the store commits while this process folds."""
         if (since := self._view.position()) >= end:
-            return since
+            return since, end
+        deadline = time.monotonic() + self._run_for
         ahead: Future[_Prepared | None] | None = None
         pool = ThreadPoolExecutor(1, thread_name_prefix="jobledger-fold")
         with _collector.paused():
@@ -228,7 +251,7 @@ class ViewUpdater:
                         return None  # another updater committed while the rows were read
                     recorded = self._record(drafts.values()) if self._record_finishes else 0
                     until, end = batch[-1][0], max(end, recorded)
-                    if until < end and not (stop is not None and stop()):
+                    if until < end and time.monotonic() < deadline and not stop():
                         ahead = _submit(pool, self._prepare, feed, until, end, drafts)
                     try:
                         self._view.commit(since, until, *self._rows(drafts.values()))
@@ -240,8 +263,10 @@ class ViewUpdater:
                     for job_id, draft in drafts.items():  # Only a fold that counted.
                         self._ordinals.learn(job_id, draft.added)
                     since = until
-                    prepared, ahead = (ahead.result() if ahead else None), None
-                return since
+                    if ahead is None:
+                        return since, end
+                    prepared, ahead = ahead.result(), None
+                return since, since  # the feed holds nothing more up to `end`
             finally:
                 pool.shutdown(wait=True, cancel_futures=True)  # a fold in flight uses the store
 
@@ -356,14 +381,16 @@ def _submit(
 class _Collector:
     """Pauses Python's cyclic garbage collector while batches are folded and committed (as
     `timeit` does while it times): a batch allocates tens of thousands of short-lived objects
-    and the collections they set off took a third of a catch-up's CPU (docs/benchmarks.md).
-    Batches leave no cycles behind. Counted across threads; a collector paused by someone
-    else stays paused."""
+    and the collections they set off took a fifth of a catch-up's CPU (docs/benchmarks.md).
+    Batches leave no cycles behind, and a run lasts at most `_RUN` seconds. Counted across
+    threads; a collector paused by someone else stays paused; a forked child, where no
+    paused block of its parent's other threads runs, gets it back."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._holders = 0
         self._resume = False
+        os.register_at_fork(after_in_child=self._forked)
 
     @contextmanager
     def paused(self) -> Iterator[None]:
@@ -377,9 +404,16 @@ class _Collector:
             yield
         finally:
             with self._lock:
-                self._holders -= 1
+                self._holders = max(0, self._holders - 1)  # 0 already if forked meanwhile
                 if self._holders == 0 and self._resume:
                     gc.enable()
+
+    def _forked(self) -> None:
+        self._lock = threading.Lock()
+        if self._holders:
+            self._holders = 0
+            if self._resume:
+                gc.enable()
 
 
 _collector = _Collector()

@@ -1,4 +1,5 @@
-"""The maintained status view, caught up in any batches, holds exactly what the fold gives."""
+"""The maintained status view, caught up in any batches and runs, holds exactly what the fold
+gives, and records each finish due once."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from jobledger import fold
 from jobledger.application.ledger import Ledger
 from jobledger.application.local_view import LocalStatusView
 from jobledger.application.view_updater import ViewUpdater
+from jobledger.domain.events import JobFinished
 from jobledger.testing.clock import FrozenClock
 from jobledger.testing.strategies import JobHistory, interleavings, job_histories
 
@@ -30,7 +32,15 @@ def test_view_rows_equal_the_fold(data: st.DataObject, histories: list[JobHistor
     for index in merged:
         ledger.append(next(cursors[index]))
     view = LocalStatusView()
-    updater = ViewUpdater(ledger, view, FrozenClock(), record_finishes=False)
+    record_finishes = data.draw(st.booleans(), label="record_finishes")
+    # Small batches carry a job's folded rows from batch to batch, and end runs mid-job.
+    batch, run_for = (
+        data.draw(st.integers(1, 3) | st.just(2_000)),
+        data.draw(st.sampled_from([0, 60])),
+    )
+    updater = ViewUpdater(
+        ledger, view, FrozenClock(), record_finishes=record_finishes, batch=batch, run_for=run_for
+    )
     for cut in sorted(data.draw(st.lists(st.integers(1, len(merged)), max_size=3))):
         updater.catch_up(until=cut)
     updater.catch_up()
@@ -39,7 +49,11 @@ def test_view_rows_equal_the_fold(data: st.DataObject, histories: list[JobHistor
         for h in sorted(histories, key=lambda h: merged.index(histories.index(h)), reverse=True)
     ]
     for history, order in zip(histories, orders, strict=True):
-        expected = fold(None, order)
+        stream = ledger.stream(history.job_id)
+        recorded = [e for e in stream if isinstance(e, JobFinished) and e not in order]
+        due = fold(None, order).tally.finish(at=FrozenClock()())
+        assert len(recorded) == (1 if record_finishes and due else 0)
+        expected = fold(None, [*order, *recorded])
         row, _ = view.load(history.job_id, ())
         assert row is not None
         assert row.tally == expected.tally
