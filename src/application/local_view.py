@@ -102,8 +102,10 @@ class LocalStatusView(StatusView):
         return sorted(active, key=lambda r: (r.status.updated_at, str(r.job_id), r.ordinal))[:limit]
 
     def delete(self, job_ids: Sequence[UUID]) -> int:
-        """Remove the jobs' rows once the updater in flight (if any) has committed, so that
-        it cannot put back rows it read before."""
+        """Remove the jobs' rows once the updater's run in flight (if any) has ended, so
+        that it cannot put back rows it read before."""
+        if not job_ids:
+            return 0
         with self._updater, self._held():
             removed = 0
             for job_id in set(job_ids):

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 from uuid import uuid4
 
 import psycopg
@@ -16,7 +17,7 @@ from eventsourcing.persistence import DataError, IntegrityError, OperationalErro
 
 from jobledger.adapters.postgres import PostgresFactory
 from jobledger.adapters.postgres.view import PostgresStatusView
-from jobledger.application.ports import StatusView
+from jobledger.application.ports import ComponentRow, StatusView
 from jobledger.domain.projection import Tally
 from jobledger.domain.status import Status
 from jobledger.testing import StatusViewContract
@@ -102,8 +103,8 @@ def test_an_updater_whose_session_ended_commits_nothing(
         assert mine
         view.commit(0, 1, [], [])
         admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_locks"
-            " WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()"
+            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
         )
         with pytest.raises(OperationalError, match=r"server closed|terminat|lost its lock"):
             view.commit(1, 2, [], [])
@@ -112,7 +113,7 @@ def test_an_updater_whose_session_ended_commits_nothing(
         assert mine
 
 
-def test_an_updater_outlives_an_idle_in_transaction_timeout(postgres_database: str) -> None:
+def test_an_updater_outlives_a_short_idle_in_transaction_timeout(postgres_database: str) -> None:
     timeout = "options=-c%20idle_in_transaction_session_timeout%3D100"
     factory = PostgresFactory({PostgresFactory.POSTGRES_URL: _with(postgres_database, timeout)})
     try:
@@ -159,6 +160,14 @@ def test_copying_the_rows_of_a_job_that_has_them_is_refused(view: StatusView) ->
         view.commit(1, 2, [job_row(job, 2)], [component_row(job, 0, Status.COMPLETED)])
     assert view.position() == 1
     assert view.load(job, ["c0"])[1] == [component_row(job, 0)]
+
+
+def test_a_row_that_cannot_be_copied_is_named(view: StatusView) -> None:
+    job, row = uuid4(), component_row(uuid4(), 0, name="naïve")
+    naive = row.status.model_copy(update={"updated_at": datetime(2026, 1, 1)})
+    with pytest.raises(DataError, match=f"component 'naïve' of job {job}"):
+        view.commit(0, 1, [job_row(job, 1)], [ComponentRow(job, 0, naive)])
+    assert view.position() == 0
 
 
 def _with(url: str, parameter: str) -> str:

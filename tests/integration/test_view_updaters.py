@@ -74,6 +74,31 @@ def test_a_delete_waits_for_the_run_under_way(views: tuple[StatusView, ...]) -> 
     assert updater.load(job, ["c0"]) == (None, [])
 
 
+@pytest.mark.parametrize("store", ["postgres", "file"])
+def test_the_thread_holding_the_view_writes_through_any_view_of_the_store(
+    store: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    if store == "postgres":
+        factory: PostgresFactory | FileFactory = request.getfixturevalue("postgres_factory")
+    else:
+        factory = FileFactory({FileFactory.DIRECTORY: str(tmp_path)})
+        request.addfinalizer(factory.close)
+    holding, other = factory.status_view(), factory.status_view()
+    job = uuid4()
+
+    def run() -> None:
+        with holding.advancing() as mine:
+            assert mine
+            other.commit(0, 1, [job_row(job, 1)], [component_row(job, 0)])
+            assert other.delete([job]) == 1
+
+    thread = threading.Thread(target=run, daemon=True)  # a deadlock must not hang the suite
+    thread.start()
+    thread.join(timeout=30)
+    assert not thread.is_alive(), "the thread holding the view waited for itself"
+    assert other.position() == 1
+
+
 def test_a_batch_committed_elsewhere_wakes_the_watchers(postgres_database: str) -> None:
     factories = [PostgresFactory({PostgresFactory.POSTGRES_URL: postgres_database}) for _ in "ab"]
     try:

@@ -147,14 +147,19 @@ class StoreLock:
     def __init__(self, path: str) -> None:
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         self._thread_lock = threading.Lock()
+        self._owner: int | None = None  # the thread holding it
 
     @contextmanager
     def held(self) -> Iterator[None]:
-        """Hold the lock for the duration of the block."""
+        """Hold the lock for the duration of the block (at once if this thread holds it)."""
+        if self._owner == threading.get_ident():
+            yield
+            return
         with self._thread_lock:
             fcntl.lockf(self._fd, fcntl.LOCK_EX)
             try:
-                yield
+                with self._owned():
+                    yield
             finally:
                 fcntl.lockf(self._fd, fcntl.LOCK_UN)
 
@@ -174,11 +179,20 @@ class StoreLock:
                 yield False
                 return
             try:
-                yield True
+                with self._owned():
+                    yield True
             finally:
                 fcntl.lockf(self._fd, fcntl.LOCK_UN)
         finally:
             self._thread_lock.release()
+
+    @contextmanager
+    def _owned(self) -> Iterator[None]:
+        self._owner = threading.get_ident()
+        try:
+            yield
+        finally:
+            self._owner = None
 
     def await_free(self) -> None:
         """Block until no thread or process holds the lock (and leave it free)."""

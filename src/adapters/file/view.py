@@ -74,7 +74,6 @@ def view_path(directory: str, host: str | None = None) -> str:
 class _Connections(threading.local):
     pid = 0
     connection: sqlite3.Connection | None = None
-    advancing = False  # whether this thread holds the updater lock (`advancing`)
 
 
 class FileStatusView(StatusView):
@@ -102,11 +101,7 @@ class FileStatusView(StatusView):
         with self._errors():
             lock = self._updater_lock()
         with lock.tried() as mine:
-            self._connections.advancing = mine
-            try:
-                yield mine
-            finally:
-                self._connections.advancing = False
+            yield mine
 
     def await_updater(self) -> None:
         with self._errors():
@@ -180,6 +175,8 @@ class FileStatusView(StatusView):
             return [_component(UUID(job_id), ordinal, row) for job_id, ordinal, row in rows]
 
     def delete(self, job_ids: Sequence[UUID]) -> int:
+        if not job_ids:
+            return 0
         removed = 0
         with self._writing() as db:
             for keys in _chunks(sorted({str(j) for j in job_ids})):
@@ -192,10 +189,6 @@ class FileStatusView(StatusView):
         """A write transaction while this thread holds the updater lock: an updater's run
         holds it already; anyone else waits for the run (whose folded rows would bring back
         the rows of a job deleted meanwhile) and holds it for the block."""
-        if self._connections.advancing:
-            with self._transaction() as db:
-                yield db
-            return
         with self._errors():
             lock = self._updater_lock()
         with lock.held(), self._transaction() as db:

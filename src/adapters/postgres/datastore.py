@@ -94,6 +94,8 @@ class Slot:
 
     lock: threading.Lock = field(default_factory=threading.Lock)
     conn: psycopg.Connection[TupleRow] | None = None
+    state: threading.local = field(default_factory=threading.local)
+    """What a thread using the connection keeps with it, seen by every user of the slot."""
 
 
 class PostgresDatastore:

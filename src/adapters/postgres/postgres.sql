@@ -208,18 +208,19 @@ SELECT position FROM {position} WHERE view = 'status';
 -- Waits for the updater advancing the view now (see try_lock_view), and keeps others out.
 SELECT true
 FROM pg_advisory_xact_lock(%(key)s),
-     set_config('idle_in_transaction_session_timeout', '0', true);
+     set_config('idle_in_transaction_session_timeout', '1min', true);
 
 -- name: try_lock_view
 -- One updater at a time: whoever gets this lock reads, folds and commits batches (each in a
 -- transaction of its own, on another connection) while the transaction that holds it stays
--- open, idle in between, so no idle timeout may end it (a pooler's might: the updater asks
--- for the lock again, re-entrantly, before each commit); the others wait for it
--- (await_view_lock) instead of folding the same events again. Transaction-scoped, so a
--- killed updater lets go at once.
+-- open, idle in between: its idle timeout is a minute, far above a run's half second and
+-- short enough that a stuck updater (a stopped process) lets the others in (a session ended
+-- meanwhile, by that or by a pooler, fails the updater's next commit: it asks for the lock
+-- again, re-entrantly, before each one); the others wait for it (await_view_lock) instead
+-- of folding the same events again. Transaction-scoped, so a killed updater lets go at once.
 SELECT locked
 FROM pg_try_advisory_xact_lock(%(key)s) AS locked,
-     set_config('idle_in_transaction_session_timeout', '0', true);
+     set_config('idle_in_transaction_session_timeout', '1min', true);
 
 -- name: await_view_lock
 -- Returns once the updater holding the lock lets go (autocommit: released at once).

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import struct
-import threading
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 from uuid import UUID
 
 import psycopg
@@ -73,8 +72,9 @@ class PostgresStatusView(PostgresRecorder, StatusView):
         self.channel = tables["position"]
         digest = hashlib.blake2b(self.channel.encode(), digest_size=8).digest()
         self._lock = {"key": int.from_bytes(digest, "big", signed=True)}
+        # Shared by every view of the datastore: its `state.holder` is the kept connection
+        # while this thread holds the lock (`advancing`).
         self._updater: Slot = datastore.slot(f"advance {self.channel}")
-        self._session = threading.local()  # Whether this thread holds the lock (`advancing`).
 
     def ddl(self) -> list[tuple[str, bytes]]:
         """The view's tables and its position row, with the statement creating them."""
@@ -165,15 +165,21 @@ class PostgresStatusView(PostgresRecorder, StatusView):
                 self._copy(conn, [row for row in components if row.job_id in created])
 
     def _copy(self, conn: Connection[TupleRow], components: Sequence[ComponentRow]) -> None:
+        values: tuple[Any, ...] = ()
         try:
             with conn.cursor().copy(self._sql["copy_view_components"]) as copy:
                 copy.set_types(_COMPONENT_TYPES)
                 for values in zip(*_component_columns(components).values(), strict=True):
                     copy.write_row(values)
         except (OverflowError, ValueError, TypeError, struct.error) as error:  # encoding a row
-            raise DataError(f"cannot copy component rows into the status view: {error}") from None
+            job_id, name = values[:2]
+            where = f"component {name.decode()!r} of job {job_id}"
+            raise DataError(
+                f"cannot copy the row of {where} into the status view: {error}"
+            ) from None
         except psycopg.errors.UniqueViolation as error:  # rows of a job not yet created: a bug
-            raise DataError(f"status view rows exist before their job: {error}") from None
+            detail = error.diag.message_detail or error
+            raise DataError(f"status view rows exist before their job: {detail}") from None
 
     def components(self, job_id: UUID, *, after: int, limit: int) -> list[ComponentRow]:
         """Up to `limit` component rows of a job with ordinal above `after`, in order."""
@@ -222,11 +228,11 @@ class PostgresStatusView(PostgresRecorder, StatusView):
                 sql = self._sql["lock_view" if wait else "try_lock_view"]
                 row = conn.execute(sql, self._lock).fetchone()
                 mine = bool(row and row[0])
-                self._session.holder = conn if mine else None
+                self._updater.state.holder = conn if mine else None
                 try:
                     yield mine
                 finally:
-                    self._session.holder = None
+                    self._updater.state.holder = None
 
     @contextmanager
     def _committing(self) -> Iterator[Connection[TupleRow]]:
@@ -235,7 +241,7 @@ class PostgresStatusView(PostgresRecorder, StatusView):
         is seen once committed), checked first to be still held (a session ended by the
         server or a pooler lets go of it); else held for the block, waited for on the kept
         connection, never on a pooled one (an updater's run needs the pool to finish)."""
-        holder: Connection[TupleRow] | None = getattr(self._session, "holder", None)
+        holder: Connection[TupleRow] | None = getattr(self._updater.state, "holder", None)
         if holder is None:
             with self._holding(wait=True), self._committing() as conn:
                 yield conn
