@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
-from typing import get_args
+from typing import TypeVar, get_args
 from uuid import UUID
 
 from ..domain.component import ComponentStatus
@@ -33,6 +33,10 @@ _BATCH = 2_000
 _RUN = 0.5
 """Seconds after which an updater starts no new batch before letting go of the view, so that
 prunes, repairs and queries waiting for it get in; it takes the view back after them."""
+_LET_IN = 0.001
+"""Seconds an updater pauses between runs: a thread of its process waiting for the view is
+woken when the run lets go, and would rarely get it before the updater took it back."""
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -139,12 +143,9 @@ class _ReadAhead:
         if not batch:  # Nothing read ahead, or nothing up to an earlier end: read to this one.
             batch = self._read(after, end)
         if len(batch) == self._batch and batch[-1][0] < end:
-            try:
-                if self._pool is None:
-                    self._pool = ThreadPoolExecutor(1, thread_name_prefix="jobledger-feed")
-                self._next = (batch[-1][0], end, self._pool.submit(self._read, batch[-1][0], end))
-            except RuntimeError:  # The interpreter is exiting: no new threads; read in turn.
-                pass
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(1, thread_name_prefix="jobledger-feed")
+            self._next = (batch[-1][0], end, _submit(self._pool, self._read, batch[-1][0], end))
         return batch
 
     def close(self) -> None:
@@ -181,6 +182,8 @@ class ViewUpdater:
         batch: int = _BATCH,
         run_for: float = _RUN,
     ) -> None:
+        if batch < 1 or not run_for >= 0:
+            raise ValueError(f"batch must be >= 1 and run_for >= 0, got {batch}, {run_for}")
         self._ledger = ledger
         self._view = guarded(view)
         self._clock = clock
@@ -206,20 +209,30 @@ class ViewUpdater:
             end = until if until is not None else self._ledger.recorder.max_notification_id() or 0
         if (position := self._view.position()) >= end:
             return position  # Nothing to apply: take no lock.
-        with closing(_ReadAhead(self._ledger, self._batch)) as feed:
-            return self._catch_up(feed, end, wait, stop or (lambda: False))
+        folds = ThreadPoolExecutor(1, thread_name_prefix="jobledger-fold")
+        with closing(_ReadAhead(self._ledger, self._batch)) as feed, folds:
+            return self._catch_up(feed, folds, end, wait, stop or (lambda: False))
 
-    def _catch_up(self, feed: _ReadAhead, end: int, wait: bool, stop: Callable[[], bool]) -> int:
+    def _catch_up(
+        self,
+        feed: _ReadAhead,
+        folds: ThreadPoolExecutor,
+        end: int,
+        wait: bool,
+        stop: Callable[[], bool],
+    ) -> int:
         conflicts = 0
         while True:
             with self._view.advancing() as mine:
-                ran = self._run(feed, end, stop) if mine else None
-                since = self._view.position() if ran is None else ran[0]
+                ran = self._run(feed, folds, end, stop) if mine else None
+                if ran is None:
+                    since = self._view.position()
             if ran is not None:
                 since, end = ran
                 if since >= end or stop():
                     return since
-                continue  # The run's time is up: let those waiting for the view in, go on.
+                time.sleep(_LET_IN)  # The run's time is up: let those waiting in, go on.
+                continue
             if mine:  # Another updater moved the view (one that keeps nobody out): again.
                 if stop():
                     return since
@@ -230,18 +243,20 @@ class ViewUpdater:
                 return since
             self._view.await_updater()
 
-    def _run(self, feed: _ReadAhead, end: int, stop: Callable[[], bool]) -> tuple[int, int] | None:
+    def _run(
+        self, feed: _ReadAhead, folds: ThreadPoolExecutor, end: int, stop: Callable[[], bool]
+    ) -> tuple[int, int] | None:
         """Apply batches up to `end` (and the finish records they append) while this updater
         holds the view, each committed on its own, starting none after `run_for` seconds or
         once `stop()`; return the position reached and the end, or None if another updater
-        moved the view (a view that keeps nobody out). While a batch commits, a thread reads
-        and folds the next one on the rows the commit writes (`carry`) and on rows no commit
-        can change meanwhile, so the store commits while this process folds."""
+        moved the view (a view that keeps nobody out). While a batch commits, the `folds`
+        thread reads and folds the next one on the rows the commit writes (`carry`) and on
+        rows no commit can change meanwhile, so the store commits while this process folds;
+        the run ends once that fold is done (it reads the view)."""
         if (since := self._view.position()) >= end:
             return since, end
         deadline = time.monotonic() + self._run_for
         ahead: Future[_Prepared | None] | None = None
-        pool = ThreadPoolExecutor(1, thread_name_prefix="jobledger-fold")
         with _collector.paused():
             try:
                 prepared = self._prepare(feed, since, end, {})
@@ -252,7 +267,7 @@ class ViewUpdater:
                     recorded = self._record(drafts.values()) if self._record_finishes else 0
                     until, end = batch[-1][0], max(end, recorded)
                     if until < end and time.monotonic() < deadline and not stop():
-                        ahead = _submit(pool, self._prepare, feed, until, end, drafts)
+                        ahead = _submit(folds, self._prepare, feed, until, end, drafts)
                     try:
                         self._view.commit(since, until, *self._rows(drafts.values()))
                     except StreamConflict:
@@ -263,12 +278,13 @@ class ViewUpdater:
                     for job_id, draft in drafts.items():  # Only a fold that counted.
                         self._ordinals.learn(job_id, draft.added)
                     since = until
-                    if ahead is None:
+                    if ahead is None or stop():
                         return since, end
                     prepared, ahead = ahead.result(), None
                 return since, since  # the feed holds nothing more up to `end`
             finally:
-                pool.shutdown(wait=True, cancel_futures=True)  # a fold in flight uses the store
+                if ahead is not None:
+                    ahead.exception()  # waits for the fold in flight (its result is dropped)
 
     def _prepare(
         self, feed: _ReadAhead, since: int, end: int, carry: Mapping[UUID, _Draft]
@@ -365,15 +381,13 @@ class ViewUpdater:
         return jobs, components
 
 
-def _submit(
-    pool: ThreadPoolExecutor, fn: Callable[..., _Prepared | None], *args: object
-) -> Future[_Prepared | None]:
+def _submit(pool: ThreadPoolExecutor, fn: Callable[..., _T], *args: object) -> Future[_T]:
     """`fn(*args)` in the pool's thread; in this one once the interpreter is exiting (it
     starts no new threads then)."""
     try:
         return pool.submit(fn, *args)
     except RuntimeError:
-        done: Future[_Prepared | None] = Future()
+        done: Future[_T] = Future()
         done.set_result(fn(*args))
         return done
 
@@ -382,7 +396,8 @@ class _Collector:
     """Pauses Python's cyclic garbage collector while batches are folded and committed (as
     `timeit` does while it times): a batch allocates tens of thousands of short-lived objects
     and the collections they set off took a fifth of a catch-up's CPU (docs/benchmarks.md).
-    Batches leave no cycles behind, and a run lasts at most `_RUN` seconds. Counted across
+    Batches leave no cycles behind, and a run starts no batch after `run_for` seconds (half
+    a second by default). Counted across
     threads; a collector paused by someone else stays paused; a forked child, where no
     paused block of its parent's other threads runs, gets it back."""
 

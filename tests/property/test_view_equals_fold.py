@@ -3,16 +3,31 @@ gives, and records each finish due once."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
+
 from hypothesis import given
 from hypothesis import strategies as st
 
 from jobledger import fold
 from jobledger.application.ledger import Ledger
 from jobledger.application.local_view import LocalStatusView
+from jobledger.application.ports import ComponentRow, JobRow
 from jobledger.application.view_updater import ViewUpdater
 from jobledger.domain.events import JobFinished
 from jobledger.testing.clock import FrozenClock
 from jobledger.testing.strategies import JobHistory, interleavings, job_histories
+
+
+class SlowCommits(LocalStatusView):
+    """Commits that take a millisecond: the next batch's fold, in the updater's second
+    thread, then always runs while the rows it depends on are being committed."""
+
+    def commit(
+        self, since: int, until: int, jobs: Sequence[JobRow], components: Sequence[ComponentRow]
+    ) -> None:
+        time.sleep(0.001)
+        super().commit(since, until, jobs, components)
 
 
 @given(
@@ -31,7 +46,7 @@ def test_view_rows_equal_the_fold(data: st.DataObject, histories: list[JobHistor
     cursors = [iter(order) for order in orders]
     for index in merged:
         ledger.append(next(cursors[index]))
-    view = LocalStatusView()
+    view = SlowCommits()
     record_finishes = data.draw(st.booleans(), label="record_finishes")
     # Small batches carry a job's folded rows from batch to batch, and end runs mid-job.
     batch, run_for = (

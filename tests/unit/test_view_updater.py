@@ -6,6 +6,8 @@ from __future__ import annotations
 import gc
 import os
 import threading
+import time
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -26,12 +28,15 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 class CountingView(LocalStatusView):
-    """A local view that counts the runs it lets in and can fail its `fail_at`th commit."""
+    """A local view that counts the runs it lets in and its commits, which take `delay`
+    seconds; it fails its `fail_at`th commit."""
 
-    def __init__(self, fail_at: int = 0) -> None:
+    def __init__(self, fail_at: int = 0, delay: float = 0.0) -> None:
         super().__init__()
         self.runs = self.commits = 0
         self.fail_at = fail_at
+        self.delay = delay
+        self.committed = threading.Event()
 
     @contextmanager
     def advancing(self) -> Iterator[bool]:
@@ -42,10 +47,12 @@ class CountingView(LocalStatusView):
     def commit(
         self, since: int, until: int, jobs: Sequence[JobRow], components: Sequence[ComponentRow]
     ) -> None:
+        time.sleep(self.delay)
         self.commits += 1
         if self.commits == self.fail_at:
             raise OperationalError("the disk is full")
         super().commit(since, until, jobs, components)
+        self.committed.set()
 
 
 @pytest.fixture
@@ -104,11 +111,27 @@ def test_a_run_lets_go_of_the_view_once_its_time_is_up(ledger: Ledger) -> None:
 def test_a_stopped_updater_returns_after_the_batch_under_way(ledger: Ledger) -> None:
     view = CountingView()
     updater = ViewUpdater(ledger, view, FrozenClock(), record_finishes=False, batch=2)
-    assert updater.catch_up(stop=lambda: True) == 2
+    assert updater.catch_up(stop=lambda: view.commits >= 1) == 2  # the next was folded
     assert view.commits == 1
+    assert updater.catch_up(stop=lambda: True) == 4
 
 
-def test_a_failed_commit_stops_the_fold_in_flight_and_the_next_run_goes_on(
+def test_a_prune_gets_in_between_runs_and_its_rows_stay_deleted(ledger: Ledger) -> None:
+    view = CountingView(delay=0.02)
+    updater = ViewUpdater(ledger, view, FrozenClock(), record_finishes=False, batch=1, run_for=0)
+    catching_up = threading.Thread(target=updater.catch_up)
+    catching_up.start()
+    assert view.committed.wait(30)
+    first = view.jobs(status=None, before=1 << 62, limit=1)[0].tally.job_id
+    assert view.delete([first]) == 1
+    assert view.commits < 9  # in before the catch-up's end: its later batches report on `first`
+    catching_up.join(30)
+    assert view.position() == 9
+    assert view.load(first, ()) == (None, [])
+    assert len(view.jobs(status=None, before=1 << 62, limit=10)) == 2
+
+
+def test_a_failed_commit_waits_for_the_fold_in_flight_and_the_next_run_goes_on(
     ledger: Ledger,
 ) -> None:
     view = CountingView(fail_at=2)
@@ -123,27 +146,28 @@ def test_a_failed_commit_stops_the_fold_in_flight_and_the_next_run_goes_on(
 
 
 class Conflicting(LocalStatusView):
-    """A view that keeps nobody out and whose position always moved: every commit conflicts."""
+    """A view whose position always moved: every commit conflicts (counted)."""
+
+    commits = 0
 
     def commit(
         self, since: int, until: int, jobs: Sequence[JobRow], components: Sequence[ComponentRow]
     ) -> None:
+        self.commits += 1
         raise IntegrityError(f"status view is at {since + 1}, not {since}")
 
 
 def test_an_updater_that_keeps_conflicting_backs_off_and_can_be_stopped(ledger: Ledger) -> None:
-    asked: list[int] = []
-
-    def stop() -> bool:
-        asked.append(1)
-        return len(asked) > 5
-
+    view = Conflicting()
+    until = time.monotonic() + 0.3
+    updater = ViewUpdater(ledger, view, FrozenClock(), record_finishes=False)
     done = threading.Event()
-    updater = ViewUpdater(ledger, Conflicting(), FrozenClock(), record_finishes=False)
+    stop = lambda: time.monotonic() > until  # noqa: E731
     worker = threading.Thread(target=lambda: (updater.catch_up(stop=stop), done.set()))
     worker.start()
     worker.join(timeout=30)
     assert done.is_set()
+    assert view.commits <= 10  # 2, 4, 8, ... ms apart: 7 fit in 0.3 s; thousands without
 
 
 def test_the_collector_is_paused_until_the_last_thread_lets_go() -> None:
@@ -167,7 +191,8 @@ def test_the_collector_is_paused_until_the_last_thread_lets_go() -> None:
 
 
 def test_a_child_forked_mid_run_gets_the_collector_back() -> None:
-    with _collector.paused():
+    with _collector.paused(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # forking with threads (3.12+)
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child
             os._exit(0 if gc.isenabled() else 1)
