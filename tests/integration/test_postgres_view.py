@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from uuid import uuid4
 
@@ -58,42 +59,40 @@ def test_a_commit_failing_midway_is_rolled_back_whole(view: StatusView) -> None:
     assert view.position() == 4
 
 
+@pytest.fixture
+def other(postgres_database: str) -> Iterator[StatusView]:
+    """The view as another process has it: a second factory on the same database."""
+    factory = PostgresFactory({PostgresFactory.POSTGRES_URL: postgres_database})
+    yield factory.status_view()
+    factory.close()
+
+
 def test_two_views_on_one_database_share_rows_and_position(
-    view: StatusView, postgres_database: str
+    view: StatusView, other: StatusView
 ) -> None:
-    other_factory = PostgresFactory({PostgresFactory.POSTGRES_URL: postgres_database})
-    try:
-        other = other_factory.status_view()
-        job = uuid4()
-        assert other.position() == view.position() == 0
-        other.commit(0, 2, [job_row(job, 1)], [component_row(job, 0)])
-        assert view.position() == 2
-        assert view.load(job, ["c0"]) == (job_row(job, 1), [component_row(job, 0)])
-        with pytest.raises(IntegrityError):
-            view.commit(0, 3, [], [])
-        view.commit(2, 3, [job_row(job, 1, Status.COMPLETED)], [])
-        assert other.load(job, ())[0] == job_row(job, 1, Status.COMPLETED)
-    finally:
-        other_factory.close()
+    job = uuid4()
+    assert other.position() == view.position() == 0
+    other.commit(0, 2, [job_row(job, 1)], [component_row(job, 0)])
+    assert view.position() == 2
+    assert view.load(job, ["c0"]) == (job_row(job, 1), [component_row(job, 0)])
+    with pytest.raises(IntegrityError):
+        view.commit(0, 3, [], [])
+    view.commit(2, 3, [job_row(job, 1, Status.COMPLETED)], [])
+    assert other.load(job, ())[0] == job_row(job, 1, Status.COMPLETED)
 
 
 def test_an_updater_holds_the_view_across_commits_each_seen_at_once(
-    view: StatusView, postgres_database: str
+    view: StatusView, other: StatusView
 ) -> None:
-    other_factory = PostgresFactory({PostgresFactory.POSTGRES_URL: postgres_database})
-    try:
-        other = other_factory.status_view()
-        with view.advancing() as mine:
-            assert mine
-            for position in (1, 2):
-                view.commit(position - 1, position, [], [])
-                assert other.position() == position  # committed, though the lock is held
-                with other.advancing() as theirs:
-                    assert not theirs
-        with other.advancing() as theirs:
-            assert theirs
-    finally:
-        other_factory.close()
+    with view.advancing() as mine:
+        assert mine
+        for position in (1, 2):
+            view.commit(position - 1, position, [], [])
+            assert other.position() == position  # committed, though the lock is held
+            with other.advancing() as theirs:
+                assert not theirs
+    with other.advancing() as theirs:
+        assert theirs
 
 
 def test_an_updater_whose_session_ended_commits_nothing(
@@ -124,31 +123,6 @@ def test_an_updater_outlives_a_short_idle_in_transaction_timeout(postgres_databa
             time.sleep(0.5)
             view.commit(1, 2, [], [])
         assert view.position() == 2
-    finally:
-        factory.close()
-
-
-def test_a_prune_waits_for_the_run_without_taking_its_only_pooled_connection(
-    postgres_database: str,
-) -> None:
-    url = _with(postgres_database, "pool_size=1")
-    factory = PostgresFactory({PostgresFactory.POSTGRES_URL: url})
-    try:
-        view = factory.status_view()
-        job = uuid4()
-        view.commit(0, 1, [job_row(job, 1)], [component_row(job, 0)])
-        deleted: list[int] = []
-        pruner = threading.Thread(target=lambda: deleted.append(view.delete([job])))
-        with view.advancing() as mine:
-            assert mine
-            pruner.start()
-            pruner.join(timeout=0.3)
-            assert pruner.is_alive()  # waiting for the run...
-            view.commit(1, 2, [job_row(job, 1, Status.IN_PROGRESS)], [component_row(job, 0)])
-            assert not deleted  # ...which commits through the pool meanwhile
-        pruner.join(timeout=30)
-        assert deleted == [1]
-        assert view.load(job, ["c0"]) == (None, [])
     finally:
         factory.close()
 

@@ -21,13 +21,19 @@ from jobledger.testing.finish_race import finish_records
 from jobledger.testing.views import component_row, job_row
 
 
-@pytest.fixture(params=["postgres", "file"])
+@pytest.fixture(params=["postgres", "postgres, one process, pool of one", "file"])
 def views(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[StatusView, ...]]:
-    """Two views of one store, as two processes have them (PostgreSQL: two sessions)."""
-    if request.param == "postgres":
+    """Two views of one store, as two processes have them (PostgreSQL: two sessions), or as
+    two threads of one process with a pool of one connection have them."""
+    if request.param.startswith("postgres"):
         url = request.getfixturevalue("postgres_database")
-        factories = [PostgresFactory({PostgresFactory.POSTGRES_URL: url}) for _ in range(2)]
-        yield tuple(f.status_view() for f in factories)
+        if request.param == "postgres":
+            factories = [PostgresFactory({PostgresFactory.POSTGRES_URL: url}) for _ in range(2)]
+            yield tuple(f.status_view() for f in factories)
+        else:
+            url += f"{'&' if '?' in url else '?'}pool_size=1"
+            factories = [PostgresFactory({PostgresFactory.POSTGRES_URL: url})]
+            yield factories[0].status_view(), factories[0].status_view()
         for factory in factories:
             factory.close()
     else:
@@ -68,7 +74,9 @@ def test_a_delete_waits_for_the_run_under_way(views: tuple[StatusView, ...]) -> 
         prune.start()
         prune.join(timeout=0.3)
         assert prune.is_alive()  # else this commit would bring the deleted rows back
+        # ...and the run commits meanwhile (the prune waits holding no pooled connection).
         updater.commit(1, 2, [job_row(job, 1, Status.IN_PROGRESS)], [component_row(job, 0)])
+        assert not deleted
     prune.join(timeout=30)
     assert deleted == [1]
     assert updater.load(job, ["c0"]) == (None, [])
