@@ -15,8 +15,12 @@ Reported per store and number of writers, all measured in the same run:
 - wake-up p50/p99: from complete() returning in the main process to wait() returning in the
   waiter process.
 
+`--nice N` runs the writer processes at nice N (their server backends stay at 0): what a
+deployment whose workers saturate the CPU does to leave the processes that query and
+advance the view their share (docs/guarantees.md, "How fresh an answer is").
+
 Run: `.venv/bin/python benchmarks/bench_read_side.py [--stores postgres,file]
-[--writers 1,4,16] [--seconds 4]`
+[--writers 1,4,16] [--seconds 4] [--nice 0]`
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from __future__ import annotations
 import argparse
 import bisect
 import multiprocessing
+import os
 import tempfile
 import time
 from contextlib import ExitStack
@@ -85,9 +90,18 @@ def _start(target: Any, *args: Any) -> multiprocessing.process.BaseProcess:
     return process
 
 
-def _writers(url: str, job: str, names: list[str], count: int, stop: EventType) -> Any:
+def _niced(nice: int, target: Any, *args: Any) -> None:
+    os.nice(nice)
+    target(*args)
+
+
+def _writers(
+    url: str, job: str, names: list[str], count: int, stop: EventType, *, nice: int
+) -> Any:
     out = context.Queue()
-    processes = [_start(_write, url, job, names[w::count], stop, out) for w in range(count)]
+    processes = [
+        _start(_niced, nice, _write, url, job, names[w::count], stop, out) for w in range(count)
+    ]
     return processes, out
 
 
@@ -99,7 +113,7 @@ def _collect(processes: list[Any], out: Any) -> tuple[float, list[float]]:
     return started, sorted(t for _, returned in results for t in returned)
 
 
-def under_load(url: str, writers: int, seconds: float, probes: int) -> dict[str, float]:
+def under_load(url: str, writers: int, seconds: float, probes: int, nice: int) -> dict[str, float]:
     """Writers at full rate with a reader and a waiter: latency, lag, drain, wake-ups."""
     with Tracker.open(url) as tracker:
         names = [f"c{n}" for n in range(40_000)]
@@ -109,7 +123,7 @@ def under_load(url: str, writers: int, seconds: float, probes: int) -> dict[str,
         reader = _start(_read, url, job, total, reads)
         waiter = _start(_wait, url, jobs, woken)
         assert reads.get(timeout=600) == "ready"
-        processes, out = _writers(url, job, names, writers, stop)
+        processes, out = _writers(url, job, names, writers, stop, nice=nice)
         wakeups, deadline = [], time.monotonic() + seconds + 1
         while time.monotonic() < deadline and len(wakeups) < probes:
             probe = str(tracker.create_job(["only"]))
@@ -145,14 +159,14 @@ def under_load(url: str, writers: int, seconds: float, probes: int) -> dict[str,
     }
 
 
-def catch_up_rate(url: str, writers: int, seconds: float) -> tuple[float, float]:
+def catch_up_rate(url: str, writers: int, seconds: float, nice: int) -> tuple[float, float]:
     """The write rate, and the rate a fresh Tracker folds the backlog those writes left."""
     names = [f"c{n}" for n in range(40_000)]
     with Tracker.open(url) as tracker:
         job = str(tracker.create_job(names))
         tracker.summary(job)  # Caught up; closing stops its view keeper, so a backlog builds.
     stop = context.Event()
-    processes, out = _writers(url, job, names, writers, stop)
+    processes, out = _writers(url, job, names, writers, stop, nice=nice)
     time.sleep(seconds)
     stop.set()
     started, returned = _collect(processes, out)
@@ -170,7 +184,10 @@ def main() -> None:
     parser.add_argument("--writers", default="1,4,16")
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--probes", type=int, default=20)
+    parser.add_argument("--nice", type=int, default=0, help="the writer processes' nice value")
     args = parser.parse_args()
+    if args.nice:
+        print(f"(writer processes at nice {args.nice})")
     print(
         "| store | writers | write ev/s (no reader) | catch-up ev/s (x no-reader write) "
         "| summary p50 / p99 / max | lag p50 / p99 | drain | wait() wake-up p50 / p99 |"
@@ -183,8 +200,8 @@ def main() -> None:
             else:
                 url = "file://" + stack.enter_context(tempfile.TemporaryDirectory())
             for writers in [int(w) for w in args.writers.split(",")]:
-                m = under_load(url, writers, args.seconds, args.probes)
-                write, rate = catch_up_rate(url, writers, args.seconds)
+                m = under_load(url, writers, args.seconds, args.probes, args.nice)
+                write, rate = catch_up_rate(url, writers, args.seconds, args.nice)
                 ms = {k: f"{v * 1e3:,.0f}" for k, v in m.items()}
                 cells = [
                     store,
