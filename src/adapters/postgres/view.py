@@ -140,20 +140,24 @@ class PostgresStatusView(PostgresRecorder, StatusView):
     def commit(
         self, since: int, until: int, jobs: Sequence[JobRow], components: Sequence[ComponentRow]
     ) -> None:
-        """Upsert the rows, move the position from `since` to `until` and notify, in one
-        transaction. The component rows of a job created in the batch (its creation after
-        `since`) cannot exist yet: they are copied in (COPY), several times cheaper than an
-        upsert for a job declaring many components.
+        """Upsert the rows (one per job and per component), move the position from `since`
+        to `until` and notify, in one transaction. The component rows of a job created in the
+        batch (its creation after `since`) cannot exist yet: they are copied in (COPY),
+        several times cheaper than an upsert for a job declaring many components.
 
         Raises `IntegrityError` (and changes nothing) if the position is no longer `since`.
         """
         created = {job.tally.job_id for job in jobs if job.position > since}
+        copied = [row for row in components if row.job_id in created] if created else []
+        upserted = (
+            [row for row in components if row.job_id not in created] if copied else components
+        )
         params = {
             "since": since,
             "until": until,
             "channel": self.channel,
             **_job_columns(jobs),
-            **_component_columns([row for row in components if row.job_id not in created]),
+            **_component_columns(upserted),
         }
         with self._committing() as conn:
             row = conn.execute(self._sql["commit_view_batch"], params).fetchone()
@@ -161,15 +165,16 @@ class PostgresStatusView(PostgresRecorder, StatusView):
                 found = conn.execute(self._sql["select_view_position"]).fetchone()
                 now = "none" if found is None else found[0]
                 raise IntegrityError(f"status view is at position {now}, not {since}")
-            if created:
-                self._copy(conn, [row for row in components if row.job_id in created])
+            if copied:
+                self._copy(conn, copied)
 
     def _copy(self, conn: Connection[TupleRow], components: Sequence[ComponentRow]) -> None:
-        values: tuple[Any, ...] = ()
+        rows = _component_values(components)
+        values: tuple[Any, ...] = ()  # the row being copied
         try:
             with conn.cursor().copy(self._sql["copy_view_components"]) as copy:
                 copy.set_types(_COMPONENT_TYPES)
-                for values in zip(*_component_columns(components).values(), strict=True):
+                for values in rows:
                     copy.write_row(values)
         except (OverflowError, ValueError, TypeError, struct.error) as error:  # encoding a row
             job_id, name = values[:2]
@@ -274,34 +279,39 @@ def _component(job_id: UUID, ordinal: int, state: str) -> ComponentRow:
 
 
 def _job_columns(jobs: Sequence[JobRow]) -> dict[str, list[object]]:
-    latest = {job.tally.job_id: job for job in jobs}  # the last row of a job counts
     dump = Tally.__pydantic_serializer__.to_json
     return {
-        "job_ids": list(latest),
-        "positions": [job.position for job in latest.values()],
-        "overalls": [job.tally.overall.value for job in latest.values()],
-        "tallies": [dump(job.tally).decode() for job in latest.values()],
+        "job_ids": [job.tally.job_id for job in jobs],
+        "positions": [job.position for job in jobs],
+        "overalls": [job.tally.overall.value for job in jobs],
+        "tallies": [dump(job.tally).decode() for job in jobs],
     }
 
 
+_COMPONENT_COLUMNS = ("component_job_ids", "names", "ordinals", "statuses", "updated", "states")
 _COMPONENT_TYPES = ["uuid", "bytea", "int8", "text", "timestamptz", "text"]
-"""The types of `_component_columns`, in order, as `copy_view_components` takes them."""
+"""The columns of `_component_values`, in order, as `commit_view_batch` names them and
+`copy_view_components` takes them."""
+
+
+def _component_values(components: Sequence[ComponentRow]) -> list[tuple[object, ...]]:
+    """Each row as the values of `_COMPONENT_COLUMNS` (the updater's hottest loop), its state
+    as JSON."""
+    dump = ComponentStatus.__pydantic_serializer__.to_json
+    return [
+        (
+            row.job_id,
+            row.status.name.encode(),
+            row.ordinal,
+            row.status.status.value,
+            row.status.updated_at,
+            dump(row.status).decode(),
+        )
+        for row in components
+    ]
 
 
 def _component_columns(components: Sequence[ComponentRow]) -> dict[str, list[object]]:
-    """The rows as the columns `commit_view_batch` takes, in one pass (the updater's
-    hottest loop): the last row of a component counts, its state as JSON."""
-    latest = {(row.job_id, row.status.name): row for row in components}
-    dump = ComponentStatus.__pydantic_serializer__.to_json
-    columns: tuple[list[object], ...] = ([], [], [], [], [], [])
-    job_ids, names, ordinals, statuses, updated, states = columns
-    for row in latest.values():
-        status = row.status
-        job_ids.append(row.job_id)
-        names.append(status.name.encode())
-        ordinals.append(row.ordinal)
-        statuses.append(status.status.value)
-        updated.append(status.updated_at)
-        states.append(dump(status).decode())
-    keys = ("component_job_ids", "names", "ordinals", "statuses", "updated", "states")
-    return dict(zip(keys, columns, strict=True))
+    """The rows as the array parameters of `commit_view_batch`."""
+    columns = zip(*_component_values(components), strict=True) if components else [()] * 6
+    return {key: list(column) for key, column in zip(_COMPONENT_COLUMNS, columns, strict=True)}
