@@ -157,7 +157,8 @@ class StatusView(ABC):
         self, since: int, until: int, jobs: Sequence[JobRow], components: Sequence[ComponentRow]
     ) -> None:
         """Upsert the rows and move the position from `since` to `until`, all or nothing.
-        A batch holds at most one row per job and one per component (the updater's do).
+        The caller passes at most one row per job and one per component (a view may reject
+        a batch with two).
 
         Raises eventsourcing's `IntegrityError` if the position is no longer `since`.
         """

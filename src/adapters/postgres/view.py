@@ -289,9 +289,9 @@ def _job_columns(jobs: Sequence[JobRow]) -> dict[str, list[object]]:
 
 
 _COMPONENT_COLUMNS = ("component_job_ids", "names", "ordinals", "statuses", "updated", "states")
+"""The values of `_component_values`, in order, as `commit_view_batch` names its arrays."""
 _COMPONENT_TYPES = ["uuid", "bytea", "int8", "text", "timestamptz", "text"]
-"""The columns of `_component_values`, in order, as `commit_view_batch` names them and
-`copy_view_components` takes them."""
+"""Their types, as `copy_view_components` takes them."""
 
 
 def _component_values(components: Sequence[ComponentRow]) -> list[tuple[object, ...]]:
