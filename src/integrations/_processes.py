@@ -1,10 +1,28 @@
-"""Stopping a child process: politely first, then for good."""
+"""Stopping a child process: politely first, then for good; and after a killed owner."""
 
 from __future__ import annotations
 
 import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 
-__all__ = ["stop_process"]
+__all__ = ["stop_process", "watchdog"]
+
+_WATCHDOG = """
+import os, shutil, signal, subprocess, sys
+sys.stdin.buffer.read()  # Returns at end of file: the owner (and its forks) ended.
+directory, pid, *command = sys.argv[1:]
+if pid:
+    try:
+        os.kill(int(pid), signal.SIGTERM)
+    except OSError:
+        pass
+if command:
+    subprocess.run(command, capture_output=True, cwd="/")
+shutil.rmtree(directory, ignore_errors=True)
+"""
 
 
 def stop_process(process: subprocess.Popen[bytes], timeout: float) -> None:
@@ -16,3 +34,26 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+@contextmanager
+def watchdog(
+    directory: Path, *, pid: int | None = None, stop: Sequence[str] = ()
+) -> Iterator[None]:
+    """While the block runs, a process in a session of its own waits on a pipe only this
+    process (and its forks) holds: if they all end without leaving the block (killed), it
+    terminates process `pid`, runs the `stop` command and removes `directory`, so that a
+    throwaway server does not outlive its owner. Leaving the block stops it."""
+    command = [sys.executable, "-c", _WATCHDOG, str(directory), str(pid or ""), *stop]
+    with subprocess.Popen(
+        command,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd="/",
+        start_new_session=True,  # A Ctrl-C meant for the owner leaves it to clean up.
+    ) as process:
+        try:
+            yield
+        finally:
+            process.kill()  # Not its end of file: forked children may still hold the pipe.

@@ -2,7 +2,8 @@
 
 `throwaway_redis()` runs the installed `redis-server` in a temporary directory, listening only
 on a unix socket there, with persistence off (`--save ''`, no append-only file). It yields the
-socket's path and stops the server and removes the directory on exit, also after errors.
+socket's path and stops the server and removes the directory on exit, also after errors,
+and a watchdog process does if the caller is killed first.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ._processes import stop_process
+from ._processes import stop_process, watchdog
 
 __all__ = ["RedisNotFound", "throwaway_redis"]
 
@@ -43,8 +44,9 @@ def throwaway_redis(*, timeout: float = 20.0) -> Iterator[Path]:
     try:
         with subprocess.Popen(command, cwd=tmp, stdin=subprocess.DEVNULL) as server:
             try:
-                _wait_for_pong(path, server, timeout, log)
-                yield path
+                with watchdog(tmp, pid=server.pid):
+                    _wait_for_pong(path, server, timeout, log)
+                    yield path
             finally:
                 stop_process(server, 10)
     finally:

@@ -3,7 +3,8 @@
 `throwaway_postgres()` runs `initdb` and `pg_ctl` from the installed server binaries (on PATH
 or under /usr/lib/postgresql/*/bin) in a temporary directory, listening only on a unix socket
 in that directory, as the `postgres` system user when the caller is root (PostgreSQL refuses
-to run as root). It yields a libpq URL and removes the cluster on exit, also after errors.
+to run as root). It yields a libpq URL and removes the cluster on exit, also after errors,
+and a watchdog process removes it if the caller is killed first.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+from ..integrations._processes import watchdog
 
 __all__ = ["ServerBinariesNotFound", "database_url", "find_server_binaries", "throwaway_postgres"]
 
@@ -70,28 +73,36 @@ def throwaway_postgres(
         raise ServerBinariesNotFound(msg)
     run_as = _run_as_prefix()
     tmp = Path(tempfile.mkdtemp(prefix="jobledger-pg-"))
-    data, log = tmp / "data", tmp / "server.log"
+    stop = [*run_as, str(bindir / "pg_ctl"), "-D", str(tmp / "data"), "-m", "immediate", "stop"]
     try:
-        if run_as:
-            user = pwd.getpwnam("postgres")
-            os.chown(tmp, user.pw_uid, user.pw_gid)
-        initdb = [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"]
-        _run([*run_as, *initdb, "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions"])
-        options = [f"-k {tmp}", "-c listen_addresses=''", f"-p {_PORT}"]
-        options += [f"-c {name}={value}" for name, value in settings.items()]
-        start = [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60"]
-        try:
-            _run([*run_as, *start, "-o", " ".join(options), "start"])
-        except subprocess.CalledProcessError as error:
-            error.stderr = (error.stderr or "") + _read(log)
-            raise
-        try:
-            yield f"postgresql://postgres@/postgres?host={quote(str(tmp), safe='')}&port={_PORT}"
-        finally:
-            stop = [str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]
-            _run([*run_as, *stop])
+        with watchdog(tmp, stop=stop):
+            yield from _serve(tmp, bindir, settings, run_as=run_as, stop=stop)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _serve(
+    tmp: Path, bindir: Path, settings: Mapping[str, str], *, run_as: list[str], stop: list[str]
+) -> Iterator[str]:
+    """Create and start a cluster in `tmp`, yield its URL, then `stop` it."""
+    data, log = tmp / "data", tmp / "server.log"
+    if run_as:
+        user = pwd.getpwnam("postgres")
+        os.chown(tmp, user.pw_uid, user.pw_gid)
+    initdb = [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"]
+    _run([*run_as, *initdb, "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions"])
+    options = [f"-k {tmp}", "-c listen_addresses=''", f"-p {_PORT}"]
+    options += [f"-c {name}={value}" for name, value in settings.items()]
+    start = [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60"]
+    try:
+        _run([*run_as, *start, "-o", " ".join(options), "start"])
+    except subprocess.CalledProcessError as error:
+        error.stderr = (error.stderr or "") + _read(log)
+        raise
+    try:
+        yield f"postgresql://postgres@/postgres?host={quote(str(tmp), safe='')}&port={_PORT}"
+    finally:
+        _run(stop)
 
 
 def database_url(url: str, dbname: str) -> str:
