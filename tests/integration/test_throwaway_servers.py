@@ -23,13 +23,13 @@ def _cluster(url: str) -> Path:
 
 
 SERVERS: dict[str, tuple[str, Callable[[str], Path], bool]] = {
-    # name: (the module's context manager, the directory of what it yields, installed)
+    # server binary: (the context manager, the directory of what it yields, installed)
     "postgres": (
         "jobledger.testing.postgres_server:throwaway_postgres",
         _cluster,
         find_server_binaries() is not None,
     ),
-    "redis": (
+    "redis-server": (
         "jobledger.testing.redis_server:throwaway_redis",
         lambda path: Path(path).parent,
         shutil.which("redis-server") is not None,
@@ -44,51 +44,57 @@ with getattr(importlib.import_module(module), name)() as where:
 """
 
 
+Server = tuple[str, str, Callable[[str], Path]]
+
+
 @pytest.fixture(params=list(SERVERS))
-def server(request: pytest.FixtureRequest) -> tuple[str, Callable[[str], Path]]:
-    target, directory, installed = SERVERS[request.param]
+def server(request: pytest.FixtureRequest) -> Server:
+    binary = request.param
+    target, directory, installed = SERVERS[binary]
     if not installed and os.environ.get("CI", "").lower() != "true":
-        pytest.skip(f"{request.param} is not installed")
-    return target, directory
+        pytest.skip(f"{binary} is not installed")
+    return binary, target, directory
 
 
-def _servers_in(directory: Path) -> list[int]:
-    """The processes whose command line names `directory` (a server's data or socket)."""
+def _servers_in(directory: Path, binary: str) -> list[int]:
+    """The processes running `binary` whose command line names `directory` (their data or
+    socket): not the watchdog, whose command line names it too."""
     found = []
     for entry in Path("/proc").iterdir():
         try:
-            command = (entry / "cmdline").read_bytes()
+            command = (entry / "cmdline").read_bytes().decode(errors="replace")
         except OSError:  # not a process, or one that ended meanwhile
             continue
-        if entry.name.isdigit() and str(directory).encode() in command:
+        program = Path(command.split("\0")[0].split(" ")[0]).name
+        if entry.name.isdigit() and program == binary and str(directory) in command:
             found.append(int(entry.name))
     return found
 
 
-def test_a_server_is_removed_on_exit(server: tuple[str, Callable[[str], Path]]) -> None:
-    target, directory_of = server
+def test_a_server_is_removed_on_exit(server: Server) -> None:
+    binary, target, directory_of = server
     module, name = target.split(":")
     with getattr(importlib.import_module(module), name)() as where:
         directory = directory_of(str(where))
         assert directory.is_dir()
-        assert _servers_in(directory), "the server should be running"
+        assert _servers_in(directory, binary), "the server should be running"
     assert not directory.exists()
-    assert _servers_in(directory) == []
+    assert _servers_in(directory, binary) == []
 
 
-def test_a_server_is_removed_when_its_owner_is_killed(
-    server: tuple[str, Callable[[str], Path]],
-) -> None:
-    target, directory_of = server
+def test_a_server_is_removed_when_its_owner_is_killed(server: Server) -> None:
+    binary, target, directory_of = server
     command = [sys.executable, "-c", HOLDER, target]
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as holder:
-        assert holder.stdout is not None
-        directory = directory_of(holder.stdout.readline().strip())
-        assert directory.is_dir()
-        assert _servers_in(directory), "the server should be running"
-        holder.kill()
+        try:
+            assert holder.stdout is not None
+            directory = directory_of(holder.stdout.readline().strip())
+            assert directory.is_dir()
+            assert _servers_in(directory, binary), "the server should be running"
+        finally:
+            holder.kill()  # also when an assertion fails: it sleeps 600 s
     deadline = time.monotonic() + 60
-    while (directory.exists() or _servers_in(directory)) and time.monotonic() < deadline:
+    while (directory.exists() or _servers_in(directory, binary)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not directory.exists()
-    assert _servers_in(directory) == []
+    assert _servers_in(directory, binary) == []
