@@ -187,22 +187,15 @@ def main() -> None:
     parser.add_argument("--writers", default="1,4,16")
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--probes", type=int, default=20)
-    parser.add_argument(
-        "--nice",
-        type=int,
-        default=0,
-        choices=range(20),
-        metavar="0-19",
-        help="added to the writer processes' nice value",
-    )
-    parser.add_argument(
-        "--reader-nice",
-        type=int,
-        default=0,
-        choices=range(20),
-        metavar="0-19",
-        help="added to the reader process's nice value",
-    )
+    for option, whose in (("--nice", "writer processes'"), ("--reader-nice", "reader process's")):
+        parser.add_argument(
+            option,
+            type=int,
+            default=0,
+            choices=range(20),
+            metavar="0-19",
+            help=f"added to the {whose} nice value",
+        )
     args = parser.parse_args()
     if args.nice or args.reader_nice:
         print(f"(nice +{args.nice} for the writers, +{args.reader_nice} for the reader)")
