@@ -11,17 +11,17 @@ from pathlib import Path
 __all__ = ["stop_process", "watchdog"]
 
 _WATCHDOG = """
-import os, shutil, signal, subprocess, sys
+import os, shutil, subprocess, sys, time
 sys.stdin.buffer.read()  # Returns at end of file: the owner (and its forks) ended.
-directory, pid, *command = sys.argv[1:]
-if pid:
-    try:
-        os.kill(int(pid), signal.SIGTERM)
-    except OSError:
-        pass
-if command:
-    subprocess.run(command, capture_output=True, cwd="/")
-shutil.rmtree(directory, ignore_errors=True)
+directory, *command = sys.argv[1:]
+deadline = time.monotonic() + 30
+while True:  # Again while a server or its set-up, orphaned mid-step, still writes there.
+    if command:
+        subprocess.run(command, capture_output=True, cwd="/")
+    shutil.rmtree(directory, ignore_errors=True)
+    if not os.path.lexists(directory) or time.monotonic() > deadline:
+        break
+    time.sleep(0.5)
 """
 
 
@@ -37,14 +37,12 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float) -> None:
 
 
 @contextmanager
-def watchdog(
-    directory: Path, *, pid: int | None = None, stop: Sequence[str] = ()
-) -> Iterator[None]:
+def watchdog(directory: Path, *, stop: Sequence[str] = ()) -> Iterator[None]:
     """While the block runs, a process in a session of its own waits on a pipe only this
     process (and its forks) holds: if they all end without leaving the block (killed), it
-    terminates process `pid`, runs the `stop` command and removes `directory`, so that a
+    runs the `stop` command and removes `directory`, retrying for up to 30 s, so that a
     throwaway server does not outlive its owner. Leaving the block stops it."""
-    command = [sys.executable, "-c", _WATCHDOG, str(directory), str(pid or ""), *stop]
+    command = [sys.executable, "-c", _WATCHDOG, str(directory), *stop]
     with subprocess.Popen(
         command,
         stdin=subprocess.PIPE,

@@ -23,7 +23,8 @@ __all__ = ["RedisNotFound", "throwaway_redis"]
 
 
 class RedisNotFound(RuntimeError):
-    """No `redis-server` on PATH (Debian's `redis-server` package provides it)."""
+    """No `redis-server` or `redis-cli` on PATH (Debian's `redis-server` package provides
+    both)."""
 
 
 @contextmanager
@@ -31,22 +32,27 @@ def throwaway_redis(*, timeout: float = 20.0) -> Iterator[Path]:
     """Start a private Redis server and yield the path of its unix socket.
 
     Clients connect with `unix://<path>` (redis-py, RQ, Dramatiq) or `redis+socket://<path>`
-    (Celery). Raises `RedisNotFound` without the server binary and `RuntimeError` (with the
-    server's log) when it does not answer within `timeout` seconds.
+    (Celery). Raises `RedisNotFound` without the server or client binary and `RuntimeError`
+    (with the server's log) when it does not answer within `timeout` seconds.
     """
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise RedisNotFound("no redis-server on PATH (apt-get install redis-server)")
+    binary, cli = shutil.which("redis-server"), shutil.which("redis-cli")
+    if binary is None or cli is None:
+        missing = "redis-server" if binary is None else "redis-cli"
+        msg = f"no {missing} on PATH (apt-get install redis-server)"
+        raise RedisNotFound(msg)
     tmp = Path(tempfile.mkdtemp(prefix="jobledger-redis-"))
     path, log = tmp / "redis.sock", tmp / "server.log"
     command = [binary, "--port", "0", "--unixsocket", str(path), "--unixsocketperm", "700"]
     command += ["--save", "", "--appendonly", "no", "--dir", str(tmp), "--logfile", str(log)]
+    shutdown = [cli, "-s", str(path), "shutdown", "nosave"]  # Returns once it has exited.
     try:
-        with subprocess.Popen(command, cwd=tmp, stdin=subprocess.DEVNULL) as server:
+        with (
+            watchdog(tmp, stop=shutdown),
+            subprocess.Popen(command, cwd=tmp, stdin=subprocess.DEVNULL) as server,
+        ):
             try:
-                with watchdog(tmp, pid=server.pid):
-                    _wait_for_pong(path, server, timeout, log)
-                    yield path
+                _wait_for_pong(path, server, timeout, log)
+                yield path
             finally:
                 stop_process(server, 10)
     finally:

@@ -32,7 +32,7 @@ SERVERS: dict[str, tuple[str, Callable[[str], Path], bool]] = {
     "redis-server": (
         "jobledger.testing.redis_server:throwaway_redis",
         lambda path: Path(path).parent,
-        shutil.which("redis-server") is not None,
+        shutil.which("redis-server") is not None and shutil.which("redis-cli") is not None,
     ),
 }
 HOLDER = """
