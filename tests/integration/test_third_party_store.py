@@ -75,9 +75,10 @@ class TestDocumentedStoreByURL(TrackerContract):
         return Tracker.open(f"sqlite://{self.directory}/{self.count}.db", clock=clock)
 
 
-def fresh_recorder(module: str) -> ApplicationRecorder:
-    """An empty application recorder of the store `module`, built as eventsourcing does."""
-    database = os.path.join(tempfile.mkdtemp(prefix="jobledger-sqlite-"), "events.db")
+def fresh_recorder(module: str, scratch: Path) -> ApplicationRecorder:
+    """An empty application recorder of the store `module`, built as eventsourcing does, in
+    a new directory under `scratch`."""
+    database = os.path.join(tempfile.mkdtemp(dir=scratch), "events.db")
     settings = {"PERSISTENCE_MODULE": module, "SQLITE_DBNAME": database}
     return InfrastructureFactory.construct(settings).application_recorder()
 
@@ -86,7 +87,9 @@ class TestDocumentedStoreRecorder(
     RecorderContract, eventsourcing_cases.ApplicationRecorderTestCase
 ):
     def create_recorder(self) -> ApplicationRecorder:
-        return fresh_recorder("sqlite_store")
+        scratch = tempfile.TemporaryDirectory(prefix="jobledger-sqlite-")
+        self.addCleanup(scratch.cleanup)
+        return fresh_recorder("sqlite_store", Path(scratch.name))
 
 
 def test_the_contracts_fail_a_store_that_reuses_a_pruned_tails_positions(tmp_path: Path) -> None:
@@ -96,7 +99,7 @@ def test_the_contracts_fail_a_store_that_reuses_a_pruned_tails_positions(tmp_pat
 
     class ReusingRecorder(RecorderContract, eventsourcing_cases.ApplicationRecorderTestCase):
         def create_recorder(self) -> ApplicationRecorder:
-            return fresh_recorder("reusing_store")
+            return fresh_recorder("reusing_store", tmp_path)
 
     name = "test_positions_are_never_reused_after_the_newest_events_are_deleted"
     clock = FrozenClock()

@@ -96,8 +96,11 @@ def test_the_cancel_button_works_with_writes_and_is_absent_without(
     assert tracker.summary(job).cancel_reason == "<b>not needed</b>"
 
 
-def test_a_screenshot_of_the_demo_job(browser: Any, store: tuple[str, Tracker]) -> None:
-    """Saved to $JOBLEDGER_SCREENSHOT when set (docs/dashboard.png: `make screenshot`)."""
+def test_a_screenshot_of_the_demo_job(
+    browser: Any, store: tuple[str, Tracker], tmp_path: Path
+) -> None:
+    """Saved to $JOBLEDGER_SCREENSHOT when set (docs/web.md: remaking docs/dashboard.png),
+    else to a scratch directory."""
     _, tracker = store
     names = [name for group in GROUPS.values() for name in group]
     job = tracker.create_job(names, name="import images")
@@ -109,9 +112,6 @@ def test_a_screenshot_of_the_demo_job(browser: Any, store: tuple[str, Tracker]) 
     with BackgroundServer(create_app(tracker)) as server:
         browser.get(f"{server.url}/jobs/{job}")
         assert text(browser, "#overall") == "in_progress"
-        target = os.environ.get("JOBLEDGER_SCREENSHOT")
-        path = Path(target) if target else Path(server.url.split(":")[-1] + ".png")
-        if not target:
-            path = Path(os.environ.get("TMPDIR", "/tmp")) / f"jobledger-{path.name}"
+        path = Path(os.environ.get("JOBLEDGER_SCREENSHOT") or tmp_path / "dashboard.png")
         assert browser.save_screenshot(str(path))
         assert path.stat().st_size > 10_000
