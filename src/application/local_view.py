@@ -3,6 +3,7 @@ recomputes into, and a process-local stand-in for stores that keep no view of th
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -29,6 +30,9 @@ class LocalStatusView(StatusView):
         self._position = 0
         self._jobs: dict[UUID, JobRow] = {}
         self._components: dict[UUID, dict[str, ComponentRow]] = {}
+        # A job's ordinals and names in declared order, for paging; dropped when a commit
+        # adds a component to the job.
+        self._declared: dict[UUID, tuple[list[int], list[str]]] = {}
 
     def close(self) -> None:
         """Refuse every later use (eventsourcing's `InterfaceError`); again does nothing."""
@@ -74,13 +78,22 @@ class LocalStatusView(StatusView):
             for job in jobs:
                 self._jobs[job.tally.job_id] = job
             for row in components:
-                self._components.setdefault(row.job_id, {})[row.status.name] = row
+                rows = self._components.setdefault(row.job_id, {})
+                if row.status.name not in rows:
+                    self._declared.pop(row.job_id, None)
+                rows[row.status.name] = row
             self._position = until
 
     def components(self, job_id: UUID, *, after: int, limit: int) -> list[ComponentRow]:
         with self._held():
-            rows = self._ordered(job_id)
-        return [r for r in rows if r.ordinal > after][:limit]
+            if (declared := self._declared.get(job_id)) is None:
+                rows = self._ordered(job_id)
+                declared = [r.ordinal for r in rows], [r.status.name for r in rows]
+                self._declared[job_id] = declared
+            ordinals, names = declared
+            start = bisect_right(ordinals, after)
+            by_name = self._components.get(job_id, {})
+            return [by_name[name] for name in names[start : start + limit]]
 
     def jobs(self, *, status: Status | None, before: int, limit: int) -> list[JobRow]:
         with self._held():
@@ -111,6 +124,7 @@ class LocalStatusView(StatusView):
             for job_id in set(job_ids):
                 removed += self._jobs.pop(job_id, None) is not None
                 self._components.pop(job_id, None)
+                self._declared.pop(job_id, None)
             return removed
 
     @contextmanager

@@ -223,6 +223,7 @@ class LifecycleContract(StoreUnderTest):
     def test_components_are_listed_page_by_page(self, tracker: Tracker) -> None:
         names = [f"part-{n:03d}" for n in range(250)]
         job = tracker.create_job(names[:200])
+        assert len(tracker.components(job, limit=300).items) == 200  # before some are added
         tracker.add_components(job, names[200:])
         tracker.complete(job, "part-120")
         seen: list[str] = []
