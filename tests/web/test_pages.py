@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 
@@ -56,18 +55,24 @@ def test_a_filtered_page_reads_a_bounded_number_of_components(tracker: Tracker) 
     assert found.next_cursor is None
 
 
-def test_a_job_of_100000_components_renders_in_well_under_a_second(
+def test_a_job_of_100000_components_is_shown_one_page_at_a_time(
     api: httpx.Client, tracker: Tracker
 ) -> None:
-    job = tracker.create_job([f"component-{i}" for i in range(100_000)])
-    tracker.fail(job, "component-99999", message="last one failed")
-    api.get(f"/jobs/{job}")  # The view catches up once.
-    started = time.perf_counter()
-    page = api.get(f"/jobs/{job}")
-    elapsed = time.perf_counter() - started
-    assert page.status_code == 200
-    assert elapsed < 1.0, f"{elapsed:.2f} s"
-    assert "choose a component" in page.text
+    """Its page is no larger than a 2,000-component job's (both too large for a whole
+    timeline); its time is benchmarked (benchmarks/bench_web_pages.py)."""
+    pages = []
+    for size in (2_000, 100_000):
+        job = tracker.create_job([f"component-{i}" for i in range(size)])
+        tracker.fail(job, f"component-{size - 1}", message="the last one failed")
+        page = api.get(f"/jobs/{job}")
+        assert page.status_code == 200
+        assert "choose a component" in page.text
+        pages.append(page.text.replace(str(job), ""))
+    small, large = pages
+    assert ">component-1999<" in small  # failures first
+    assert "every failed component (1)" in large  # beyond the components searched: a link
+    assert large.count("component-") == small.count("component-") - 1
+    assert len(large) < len(small) * 1.05
 
 
 def test_the_app_works_mounted_under_a_prefix(tracker: Tracker, serve: Serve) -> None:
