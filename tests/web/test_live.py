@@ -154,3 +154,16 @@ def test_no_watcher_thread_outlives_the_app(tracker: Tracker) -> None:
     assert asyncio.run(live()) == "ended"
     alive = [t.name for t in threading.enumerate() if t.name.startswith("jobledger-watch-")]
     assert alive == []
+
+
+def test_a_stopping_server_cuts_open_streams_and_runs_the_app_shutdown(tracker: Tracker) -> None:
+    job = tracker.create_job(["a"])
+    server = BackgroundServer(create_app(tracker)).__enter__()
+    try:
+        with httpx.stream("GET", f"{server.url}/api/jobs/{job}/events", timeout=30) as events:
+            assert next(events.iter_lines()).startswith("data: ")  # A watcher thread runs.
+            server.__exit__(None, None, None)
+    finally:
+        server.__exit__(None, None, None)  # Again does nothing.
+    alive = [t.name for t in threading.enumerate() if t.name.startswith("jobledger-watch-")]
+    assert alive == []  # The app's shutdown closed its watchers.

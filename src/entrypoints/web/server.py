@@ -12,11 +12,20 @@ from starlette.types import ASGIApp
 
 from ...domain.errors import ConfigurationError
 
+GRACE = 2
+"""Seconds a stopping server waits for its responses to end before it cuts them (the live
+streams never end on their own); then the app's shutdown runs, closing its watchers."""
+
 
 def serve(app: ASGIApp, host: str, port: int) -> None:
     """Serve `app` until interrupted."""
     uvicorn.run(
-        app, host=host, port=port, log_level="info", access_log=False, timeout_graceful_shutdown=2
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=False,
+        timeout_graceful_shutdown=GRACE,
     )
 
 
@@ -25,7 +34,9 @@ class BackgroundServer:
     where (port 0 picks a free port)."""
 
     def __init__(self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> None:
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning")
+        config = uvicorn.Config(
+            app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=GRACE
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="jobledger-web", daemon=True)
         self._host = host
@@ -48,5 +59,5 @@ class BackgroundServer:
         error: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._server.should_exit = self._server.force_exit = True  # Open streams too.
-        self._thread.join(10)
+        self._server.should_exit = True  # Not force_exit: it skips the app's shutdown.
+        self._thread.join(GRACE + 10)
