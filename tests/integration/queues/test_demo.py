@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -40,12 +39,10 @@ def test_the_demo_runs_the_image_job_on_celery_workers_and_cleans_up(
 ) -> None:
     scratch = tmp_path_factory.mktemp("t")  # short: Redis's socket path is limited
     store = f"file://{scratch / 'store'}"
-    started = time.monotonic()
 
     result = demo(store, "--workers", "2", env={"TMPDIR": str(scratch)})
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert time.monotonic() - started < 30
     assert "on celery workers" in result.stdout
     assert "completed 111" in result.stdout
     assert "hook 'announce' ran" in result.stdout
