@@ -18,14 +18,13 @@ import time
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import IO
 from uuid import UUID
 
 from celery import Celery, Task, group
 
 from ..application.stores import STORE_VARIABLE
 from ..domain.errors import ConfigurationError, JobledgerError
-from ._processes import stop_process
+from ._processes import stop_process, watchdog
 from ._redis_server import RedisNotFound, throwaway_redis
 from .celery import install, progress, tracked
 
@@ -81,10 +80,10 @@ class CeleryWorkers:
     """The running worker: dispatches components as tracked tasks."""
 
     def __init__(
-        self, app: Celery, process: subprocess.Popen[bytes], log: str, flaky: Collection[str]
+        self, app: Celery, process: subprocess.Popen[bytes], log: Path, flaky: Collection[str]
     ) -> None:
         self._step = app.tasks[STEP]
-        self._process, self._log, self._flaky = process, Path(log), flaky
+        self._process, self._log, self._flaky = process, log, flaky
 
     def dispatch(self, job: UUID, names: Sequence[str], pace: float) -> None:
         """Send one task per component of `job` in `names`."""
@@ -117,9 +116,9 @@ def demo_workers(
         broker = f"redis+socket://{socket}"
         app = create_app(broker)
         stack.callback(app.pool.force_close_all)  # the connections to this Redis
-        log = stack.enter_context((scratch / "worker.log").open("wb"))
+        log = scratch / "worker.log"
         process = stack.enter_context(_worker(store_url, broker, concurrency, log))
-        workers = CeleryWorkers(app, process, log.name, flaky)
+        workers = CeleryWorkers(app, process, log, flaky)
         deadline = time.monotonic() + timeout
         while not app.control.ping(timeout=0.2):
             workers.check()
@@ -130,16 +129,25 @@ def demo_workers(
 
 @contextmanager
 def _worker(
-    store_url: str, broker: str, concurrency: int, output: IO[bytes]
+    store_url: str, broker: str, concurrency: int, log: Path
 ) -> Iterator[subprocess.Popen[bytes]]:
+    """The worker, writing to `log`; if this process is killed, a watchdog stops it (and
+    its pool: its process group) and removes the log's directory."""
     command = [sys.executable, "-m", "celery", "-A", f"{__name__}:app", "worker", "--pool=prefork"]
     command += [f"--concurrency={concurrency}", "--loglevel=WARNING"]
     command += ["--without-heartbeat", "--without-gossip", "--without-mingle"]
     environment = {**os.environ, STORE_VARIABLE: store_url, BROKER_VARIABLE: broker}
-    process = subprocess.Popen(
-        command, env=environment, stdin=subprocess.DEVNULL, stdout=output, stderr=output
-    )
-    try:
-        yield process
-    finally:
-        stop_process(process, 30)  # SIGTERM is a warm shutdown: running tasks finish
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command,
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=output,
+            start_new_session=True,  # A Ctrl-C meant for the demo leaves its stop to us.
+        )
+    with watchdog(log.parent, stop=["kill", "--", f"-{process.pid}"]):
+        try:
+            yield process
+        finally:
+            stop_process(process, 30)  # SIGTERM is a warm shutdown: running tasks finish

@@ -1,17 +1,21 @@
 """`jobledger demo --queue celery`: the image job on a real Celery worker and a throwaway
-Redis, both gone afterwards; one-line errors without the extra, redis-server or a shared store."""
+Redis, both gone afterwards, also when the demo is killed; one-line errors without the extra,
+redis-server or a shared store."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from conftest import BIN
 
 from jobledger import Status, Tracker
+from jobledger.integrations.celery_demo import BROKER_VARIABLE
 
 SCRIPT = BIN / "jobledger"
 
@@ -93,3 +97,46 @@ def test_importing_the_demo_module_builds_no_app_and_connects_no_signal_handler(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+def _processes_with(variable: str) -> list[int]:
+    """The processes whose environment holds `variable` (a NAME=value pair)."""
+    wanted = variable.encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            environment = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:  # not a process, or one that ended meanwhile
+            continue
+        if entry.name.isdigit() and wanted in environment:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.slow
+def test_a_killed_demo_leaves_no_worker_and_no_redis_behind(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    scratch = tmp_path_factory.mktemp("k")  # short: Redis's socket path is limited
+    store = f"file://{scratch / 'store'}"
+    command = [str(SCRIPT), "--store", store, "demo", "--queue", "celery"]
+    environment = {**os.environ, "TMPDIR": str(scratch)}
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=environment) as demo:
+        try:
+            assert demo.stdout is not None
+            assert demo.stdout.readline().startswith("job ")  # printed once workers answer
+            (redis,) = scratch.glob("jobledger-redis-*")
+            broker = f"{BROKER_VARIABLE}=redis+socket://{redis / 'redis.sock'}"
+            assert len(_processes_with(broker)) > 1, "the worker and its pool should run"
+        finally:
+            demo.kill()
+    deadline = time.monotonic() + 60
+    while (_processes_with(broker) or len(list(scratch.iterdir())) > 1) and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(0.1)
+    left = _processes_with(broker)
+    for pid in left:  # so that a failure leaves nothing running either
+        os.kill(pid, signal.SIGKILL)
+    assert left == []
+    assert sorted(p.name for p in scratch.iterdir()) == ["store"]
