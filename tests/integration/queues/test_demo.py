@@ -37,11 +37,14 @@ def demo(
     )
 
 
+@pytest.fixture
+def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo's TMPDIR: short, as Redis's socket path is limited."""
+    return tmp_path_factory.mktemp("t")
+
+
 @pytest.mark.slow
-def test_the_demo_runs_the_image_job_on_celery_workers_and_cleans_up(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> None:
-    scratch = tmp_path_factory.mktemp("t")  # short: Redis's socket path is limited
+def test_the_demo_runs_the_image_job_on_celery_workers_and_cleans_up(scratch: Path) -> None:
     store = f"file://{scratch / 'store'}"
 
     result = demo(store, "--workers", "2", env={"TMPDIR": str(scratch)})
@@ -114,10 +117,7 @@ def _processes_with(variable: str) -> list[int]:
 
 
 @pytest.mark.slow
-def test_a_killed_demo_leaves_no_worker_and_no_redis_behind(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> None:
-    scratch = tmp_path_factory.mktemp("k")  # short: Redis's socket path is limited
+def test_a_killed_demo_leaves_no_worker_and_no_redis_behind(scratch: Path) -> None:
     store = f"file://{scratch / 'store'}"
     command = [str(SCRIPT), "--store", store, "demo", "--queue", "celery"]
     environment = {**os.environ, "TMPDIR": str(scratch)}
