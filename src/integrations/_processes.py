@@ -17,7 +17,10 @@ directory, *command = sys.argv[1:]
 deadline = time.monotonic() + 30
 while True:  # Again while a server or its set-up, orphaned mid-step, still writes there.
     if command:
-        subprocess.run(command, capture_output=True, cwd="/")
+        try:
+            subprocess.run(command, capture_output=True, cwd="/", timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            pass  # Missing or hung: remove the directory all the same.
     shutil.rmtree(directory, ignore_errors=True)
     if not os.path.lexists(directory) or time.monotonic() > deadline:
         break

@@ -23,8 +23,8 @@ __all__ = ["RedisNotFound", "throwaway_redis"]
 
 
 class RedisNotFound(RuntimeError):
-    """No `redis-server` or `redis-cli` on PATH (Debian's `redis-server` package provides
-    both)."""
+    """No `redis-server` or `redis-cli` on PATH (Debian's `redis-server` package installs
+    both: `redis-cli` comes with its dependency `redis-tools`)."""
 
 
 @contextmanager

@@ -11,12 +11,13 @@ and the worker loads `app`, built on first use.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Collection, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from uuid import UUID
 
@@ -108,10 +109,8 @@ def demo_workers(
     with ExitStack() as stack:
         try:
             socket = stack.enter_context(throwaway_redis())
-        except RedisNotFound:
-            raise ConfigurationError(
-                "demo --queue celery needs redis-server on PATH (apt-get install redis-server)"
-            ) from None
+        except RedisNotFound as error:
+            raise ConfigurationError(f"demo --queue celery: {error}") from None
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="jobledger-")))
         broker = f"redis+socket://{socket}"
         app = create_app(broker)
@@ -127,16 +126,23 @@ def demo_workers(
         yield workers
 
 
+_KILL_GROUP = "import os, signal, sys; os.killpg(int(sys.argv[1]), signal.SIGKILL)"
+"""The watchdog's stop for a worker whose demo was killed: its whole process group, at once
+(a warm shutdown would finish tasks nobody waits for)."""
+
+
 @contextmanager
 def _worker(
     store_url: str, broker: str, concurrency: int, log: Path
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """The worker, writing to `log`; if this process is killed, a watchdog stops it (and
-    its pool: its process group) and removes the log's directory."""
+    """The worker, writing to `log` and keeping its files in the log's directory; if this
+    process is killed, a watchdog kills the worker and its pool (its process group) and
+    removes that directory."""
     command = [sys.executable, "-m", "celery", "-A", f"{__name__}:app", "worker", "--pool=prefork"]
     command += [f"--concurrency={concurrency}", "--loglevel=WARNING"]
     command += ["--without-heartbeat", "--without-gossip", "--without-mingle"]
     environment = {**os.environ, STORE_VARIABLE: store_url, BROKER_VARIABLE: broker}
+    environment["TMPDIR"] = str(log.parent)  # Its pool's files go where the watchdog looks.
     with log.open("wb") as output:
         process = subprocess.Popen(
             command,
@@ -146,8 +152,11 @@ def _worker(
             stderr=output,
             start_new_session=True,  # A Ctrl-C meant for the demo leaves its stop to us.
         )
-    with watchdog(log.parent, stop=["kill", "--", f"-{process.pid}"]):
+    kill_group = [sys.executable, "-c", _KILL_GROUP, str(process.pid)]
+    with watchdog(log.parent, stop=kill_group):
         try:
             yield process
         finally:
             stop_process(process, 30)  # SIGTERM is a warm shutdown: running tasks finish
+            with suppress(ProcessLookupError):  # pool processes that outlived it, if killed
+                os.killpg(process.pid, signal.SIGKILL)
