@@ -1,6 +1,6 @@
 """Web dashboard benchmark (issue 15): the page of a 100,000-component job against the page
 of a 100-component job (the baseline), each served over HTTP by uvicorn once the status view
-has caught up. Target: the large job's page under a second, and as fast as the small one's.
+has caught up. Target: the large job's page under a second.
 
 Run: .venv/bin/python benchmarks/bench_web_pages.py   (part of `make bench`)
 """

@@ -86,13 +86,15 @@ class LocalStatusView(StatusView):
 
     def components(self, job_id: UUID, *, after: int, limit: int) -> list[ComponentRow]:
         with self._held():
+            by_name = self._components.get(job_id)
+            if not by_name:  # Unknown or pruned: nothing to keep.
+                return []
             if (declared := self._declared.get(job_id)) is None:
                 rows = self._ordered(job_id)
                 declared = [r.ordinal for r in rows], [r.status.name for r in rows]
                 self._declared[job_id] = declared
             ordinals, names = declared
             start = bisect_right(ordinals, after)
-            by_name = self._components.get(job_id, {})
             return [by_name[name] for name in names[start : start + limit]]
 
     def jobs(self, *, status: Status | None, before: int, limit: int) -> list[JobRow]:

@@ -61,30 +61,40 @@ def text(browser: Any, css: str) -> str:
     return str(browser.execute_script("return document.querySelector(arguments[0]).innerText", css))
 
 
+def streamed(browser: Any) -> int:
+    """How many messages the page's event streams have brought (COUNT_STREAMED_CHANGES)."""
+    return int(browser.execute_script("return window.streamedChanges"))
+
+
 def test_a_job_made_through_the_api_shows_as_text_and_updates_live(
     browser: Any, store: tuple[str, Tracker], token: str, auth: dict[str, str]
 ) -> None:
     url, tracker = store
-    browser.execute_cdp_cmd(  # in every page from now on, before its own scripts
+    counting = browser.execute_cdp_cmd(  # in every page from now on, before its own scripts
         "Page.addScriptToEvaluateOnNewDocument", {"source": COUNT_STREAMED_CHANGES}
     )
-    with BackgroundServer(create_app(tracker, token=token)) as server:
-        created = httpx.post(f"{server.url}/api/jobs", headers=auth,
-                             json={"components": [XSS, "b"], "name": XSS})  # fmt: skip
-        job = created.json()["job_id"]
-        browser.get(f"{server.url}/")
-        assert XSS in text(browser, "#jobs tbody")
-        assert no_alert(browser)
-        browser.get(f"{server.url}/jobs/{job}")
-        assert text(browser, "h1") == XSS
-        assert not browser.find_elements(By.CSS_SELECTOR, "main img")
-        assert no_alert(browser)
-        browser.execute_script("window.notReloaded = true")
-        subprocess.run([sys.executable, "-c", REPORT, url, job, XSS], check=True, timeout=30)
-        wait(browser, 10).until(lambda b: "completed 1" in text(b, "#summary"))
-        assert browser.execute_script("return window.streamedChanges") >= 1  # not by polling
-        assert browser.execute_script("return window.notReloaded") is True
-        assert no_alert(browser)
+    try:
+        with BackgroundServer(create_app(tracker, token=token)) as server:
+            created = httpx.post(f"{server.url}/api/jobs", headers=auth,
+                                 json={"components": [XSS, "b"], "name": XSS})  # fmt: skip
+            job = created.json()["job_id"]
+            browser.get(f"{server.url}/")
+            assert XSS in text(browser, "#jobs tbody")
+            assert no_alert(browser)
+            browser.get(f"{server.url}/jobs/{job}")
+            assert text(browser, "h1") == XSS
+            assert not browser.find_elements(By.CSS_SELECTOR, "main img")
+            assert no_alert(browser)
+            browser.execute_script("window.notReloaded = true")
+            wait(browser, 10).until(lambda b: streamed(b) >= 1)  # the summary on connecting
+            before = streamed(browser)
+            subprocess.run([sys.executable, "-c", REPORT, url, job, XSS], check=True, timeout=30)
+            wait(browser, 10).until(lambda b: "completed 1" in text(b, "#summary"))
+            assert streamed(browser) > before  # brought by the stream, not by polling
+            assert browser.execute_script("return window.notReloaded") is True
+            assert no_alert(browser)
+    finally:
+        browser.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", counting)
 
 
 def test_the_cancel_button_works_with_writes_and_is_absent_without(
