@@ -21,6 +21,9 @@ from jobledger.testing.pruning import assert_pruned, finished_jobs
 WORKER = Path(__file__).with_name("prune_worker.py")
 SCRIPT = Path(sys.executable).with_name("jobledger")
 KILLS = 24
+MIDWAY = KILLS // 4
+"""Kills at least, and of them kills that landed while deleting: the loop goes on (within a
+bounded time) until both are reached, as a loaded machine shifts when deleting starts."""
 BATCH = 100
 """Finished jobs created at a time, whenever fewer than a third are left to prune."""
 
@@ -53,8 +56,8 @@ def test_a_killed_prune_is_finished_by_the_next(url: str) -> None:
     more_jobs(url, jobs)
     kills, midway, left = 0, 0, len(jobs)
     start = 0.0  # When deleting starts, roughly: learnt from kills that came too early.
-    deadline = time.monotonic() + 60
-    while kills < KILLS and time.monotonic() < deadline:
+    deadline = time.monotonic() + 180
+    while (kills < KILLS or midway < MIDWAY) and time.monotonic() < deadline:
         if left < BATCH // 3:
             more_jobs(url, jobs)
             left += BATCH
@@ -73,8 +76,8 @@ def test_a_killed_prune_is_finished_by_the_next(url: str) -> None:
         elif worker.returncode == 0 and start:
             start = max(0.0, start - 0.02)
     print(f"{kills} kills, {midway} while deleting, {len(jobs)} jobs, start {start:.2f}")
-    assert kills == KILLS, f"only {kills} kills within a minute"
-    assert midway >= KILLS // 4, f"only {midway} kills while deleting"
+    assert kills >= KILLS, f"only {kills} kills within 3 minutes"
+    assert midway >= MIDWAY, f"only {midway} kills while deleting within 3 minutes"
     worker = prune(url)
     out, _ = worker.communicate(timeout=60)
     assert worker.returncode == 0, out
