@@ -1,4 +1,5 @@
-"""Stopping a child process: politely first, then for good; and after a killed owner."""
+"""Stopping a child process: politely first, then for good; and after a killed owner.
+Reading a throwaway server's log."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["stop_process", "watchdog"]
+__all__ = ["read_log", "stop_process", "watchdog"]
 
 _WATCHDOG = """
 import os, shutil, subprocess, sys, time
@@ -58,3 +59,11 @@ def watchdog(directory: Path, *, stop: Sequence[str] = ()) -> Iterator[None]:
             yield
         finally:
             process.kill()  # Not its end of file: forked children may still hold the pipe.
+
+
+def read_log(path: Path) -> str:
+    """The text of a server's log file, or "" if it cannot be read (not written yet)."""
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ._processes import stop_process, watchdog
+from ._processes import read_log, stop_process, watchdog
 
 __all__ = ["RedisNotFound", "throwaway_redis"]
 
@@ -63,7 +63,7 @@ def _wait_for_pong(path: Path, server: subprocess.Popen[bytes], timeout: float, 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            msg = f"redis-server exited with status {server.returncode}: {_read(log)}"
+            msg = f"redis-server exited with status {server.returncode}: {read_log(log)}"
             raise RuntimeError(msg)
         try:
             with socket.socket(socket.AF_UNIX) as client:
@@ -75,12 +75,5 @@ def _wait_for_pong(path: Path, server: subprocess.Popen[bytes], timeout: float, 
         except OSError:
             pass
         time.sleep(0.02)
-    msg = f"redis-server did not answer on {path} within {timeout} s: {_read(log)}"
+    msg = f"redis-server did not answer on {path} within {timeout} s: {read_log(log)}"
     raise RuntimeError(msg)
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(errors="replace")
-    except OSError:
-        return ""

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
-from ..integrations._processes import watchdog
+from ..integrations._processes import read_log, watchdog
 
 __all__ = ["ServerBinariesNotFound", "database_url", "find_server_binaries", "throwaway_postgres"]
 
@@ -97,7 +97,7 @@ def _serve(
     try:
         _run([*run_as, *start, "-o", " ".join(options), "start"])
     except subprocess.CalledProcessError as error:
-        error.stderr = (error.stderr or "") + _read(log)
+        error.stderr = (error.stderr or "") + read_log(log)
         raise
     try:
         yield f"postgresql://postgres@/postgres?host={quote(str(tmp), safe='')}&port={_PORT}"
@@ -126,10 +126,3 @@ def _run_as_prefix() -> list[str]:
 
 def _run(command: list[str]) -> None:
     subprocess.run(command, check=True, capture_output=True, text=True, cwd="/")
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(errors="replace")
-    except OSError:
-        return ""
